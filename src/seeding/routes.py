@@ -1,0 +1,214 @@
+"""The path contract shared by build time and run time.
+
+One module decides, for both `scripts/prerender.py` and the Worker:
+
+- how a request's URL path maps to a route key and a variant (`resolve_request_path`);
+- where each variant of a route lives, in the build directory and under `/__prerender/`
+  in the static assets (`variant_file`, `asset_path`);
+- which URL paths are private (`is_private_path`).
+
+A route key is the decoded, basePath-less path of a page without a trailing slash
+("/", "/about", "/blog/hello"). File names are derived from a hash of the route key, so
+no request path, however hostile, can name a file outside the routes subtree, and
+route keys that differ only in case never share a file on a case-insensitive disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+# Everything the build ships privately lives below this asset prefix.
+PRERENDER_DIR = "__prerender"
+PRERENDER_PREFIX = f"/{PRERENDER_DIR}/"
+# The manifest and the route files live in separate subtrees, so no route can
+# collide with the manifest.
+MANIFEST_FILE = "meta/manifest.json"
+ROUTES_SUBDIR = "routes"
+
+# The JSON data form of a page (what client-side navigation fetches) is the page's
+# path plus this suffix; the root's data form is "/index.json".
+DATA_SUFFIX = ".json"
+ROOT_DATA_STEM = "/index"
+
+# Longer request paths are never routes; keeps hashing and lookups cheap under abuse.
+MAX_ROUTE_LENGTH = 1024
+
+_HEX = "0123456789abcdefABCDEF"
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+class Variant(str, Enum):
+    """The forms in which a page is rendered and stored."""
+
+    HTML = "html"
+    DATA = "data"
+
+    @property
+    def extension(self) -> str:
+        return ".html" if self is Variant.HTML else ".json"
+
+    @property
+    def content_type(self) -> str:
+        if self is Variant.HTML:
+            return "text/html; charset=utf-8"
+        return "application/json"
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    """What a request path asks for: a route key, a variant, and whether the path
+    was spelled canonically (else the Worker redirects to `canonical_path`)."""
+
+    route: str
+    variant: Variant
+    canonical: bool
+
+
+class InvalidRouteKey(ValueError):
+    """A build-time route key that the contract cannot represent."""
+
+
+def validate_route_key(route: str) -> None:
+    """Raise `InvalidRouteKey` unless `route` is a key the run time can resolve to.
+
+    Used by the build so that every listed route is reachable, and by manifest
+    validation so that a malformed manifest is refused whole.
+    """
+    if not isinstance(route, str) or not route.startswith("/"):
+        raise InvalidRouteKey(f"route {route!r} must be a string starting with '/'")
+    if route == "/":
+        return
+    if route.endswith("/"):
+        raise InvalidRouteKey(f"route {route!r} must not end with '/'")
+    if len(route) > MAX_ROUTE_LENGTH:
+        raise InvalidRouteKey(f"route {route[:40]!r}... is longer than {MAX_ROUTE_LENGTH}")
+    if _FORBIDDEN_CHARS.search(route):
+        raise InvalidRouteKey(f"route {route!r} contains a control character or backslash")
+    segments = route[1:].split("/")
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise InvalidRouteKey(f"route {route!r} has an empty, '.' or '..' segment")
+    if route == ROOT_DATA_STEM:
+        raise InvalidRouteKey(f"route {ROOT_DATA_STEM!r} is reserved for the root's data form")
+    if route.endswith(DATA_SUFFIX):
+        raise InvalidRouteKey(f"route {route!r} ends with {DATA_SUFFIX!r}, the data form's suffix")
+    if route.lower().startswith(PRERENDER_PREFIX.rstrip("/")):
+        raise InvalidRouteKey(f"route {route!r} is inside the private {PRERENDER_PREFIX}")
+
+
+def _route_hash(route: str) -> str:
+    return hashlib.sha256(route.encode("utf-8")).hexdigest()[:40]
+
+
+def variant_file(route: str, variant: Variant) -> str:
+    """The file of one variant of a route, relative to the prerender root
+    (the build directory, or `<assets>/__prerender/`)."""
+    digest = _route_hash(route)
+    return f"{ROUTES_SUBDIR}/{digest[:2]}/{digest}{variant.extension}"
+
+
+def asset_path(relative_file: str) -> str:
+    """The URL path under which the asset layer serves a prerender file."""
+    return PRERENDER_PREFIX + relative_file
+
+
+def percent_decode(raw: str) -> str | None:
+    """Strictly decode %XX escapes as UTF-8; None for any malformed escape or byte."""
+    if "%" not in raw:
+        return raw
+    out = bytearray()
+    i = 0
+    n = len(raw)
+    while i < n:
+        ch = raw[i]
+        if ch == "%":
+            pair = raw[i + 1 : i + 3]
+            if len(pair) != 2 or pair[0] not in _HEX or pair[1] not in _HEX:
+                return None
+            out.append(int(pair, 16))
+            i += 3
+        else:
+            out.extend(ch.encode("utf-8"))
+            i += 1
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def is_private_path(raw_path: str) -> bool:
+    """True for any spelling of a path inside `/__prerender/`: encoded (`%5F`),
+    doubled slashes, dot segments, other case. Such a request must answer 404."""
+    decoded = raw_path
+    # Decode repeatedly: a double-encoded spelling must not slip through either.
+    for _ in range(3):
+        step = percent_decode(decoded)
+        if step is None or step == decoded:
+            break
+        decoded = step
+    decoded = decoded.replace("\\", "/").lower()
+    segments = [seg for seg in decoded.split("/") if seg not in ("", ".")]
+    resolved: list[str] = []
+    for seg in segments:
+        if seg == "..":
+            if resolved:
+                resolved.pop()
+        else:
+            resolved.append(seg)
+    return bool(resolved) and resolved[0] == PRERENDER_DIR
+
+
+def resolve_request_path(
+    raw_path: str, *, base_path: str = "", trailing_slash: bool = False
+) -> RouteTarget | None:
+    """Map a request's URL path (percent-encoded, without the query) to a route.
+
+    Returns None for paths that cannot be a route: outside basePath, malformed
+    escapes, control characters, backslashes, empty or dot segments, too long.
+    Never raises for any string input.
+    """
+    if not isinstance(raw_path, str) or len(raw_path) > 3 * MAX_ROUTE_LENGTH:
+        return None
+    if base_path:
+        if raw_path == base_path:
+            raw_path = "/"
+        elif raw_path.startswith(base_path + "/"):
+            raw_path = raw_path[len(base_path) :]
+        else:
+            return None
+    path = percent_decode(raw_path)
+    if path is None or not path.startswith("/"):
+        return None
+
+    if path != "/" and path.endswith(DATA_SUFFIX):
+        stem = path[: -len(DATA_SUFFIX)]
+        route = "/" if stem == ROOT_DATA_STEM else stem
+        return _checked(route, Variant.DATA, canonical=True)
+
+    if path == "/":
+        return RouteTarget("/", Variant.HTML, canonical=True)
+    if path.endswith("/"):
+        return _checked(path[:-1], Variant.HTML, canonical=trailing_slash)
+    return _checked(path, Variant.HTML, canonical=not trailing_slash)
+
+
+def _checked(route: str, variant: Variant, *, canonical: bool) -> RouteTarget | None:
+    try:
+        validate_route_key(route)
+    except InvalidRouteKey:
+        return None
+    return RouteTarget(route, variant, canonical)
+
+
+def canonical_path(
+    route: str, variant: Variant, *, base_path: str = "", trailing_slash: bool = False
+) -> str:
+    """The URL path (decoded) under which a route's variant is served canonically."""
+    if variant is Variant.DATA:
+        stem = ROOT_DATA_STEM if route == "/" else route
+        return f"{base_path}{stem}{DATA_SUFFIX}"
+    if route == "/":
+        return base_path or "/"
+    return f"{base_path}{route}/" if trailing_slash else f"{base_path}{route}"
