@@ -14,6 +14,7 @@ copy script and parsed by the Worker. Any change to its shape bumps SCHEMA_VERSI
           "status": "rendered",             # or "skipped" / "error", with "reason"
           "reason": "",
           "revalidate": 60,                 # seconds, or null for never
+          "expire": 31536000,               # seconds after which not to serve, or null
           "httpStatus": 200,
           "variants": {
             "html": {"file": "routes/ab/ab12....html", "bytes": 5120,
@@ -77,6 +78,7 @@ class RouteRecord:
     status: RouteStatus
     reason: str = ""
     revalidate: int | None = None
+    expire: int | None = None
     http_status: int = 200
     variants: Mapping[Variant, VariantRecord] = field(default_factory=dict)
 
@@ -86,12 +88,26 @@ class RouteRecord:
 
 
 @dataclass(frozen=True)
+class BuildInfo:
+    """What every request needs to know about the deployed build."""
+
+    build_id: str
+    built_at: float
+    base_path: str = ""
+    trailing_slash: bool = False
+
+
+@dataclass(frozen=True)
 class PrerenderManifest:
     build_id: str
     built_at: float
     base_path: str = ""
     trailing_slash: bool = False
     routes: Mapping[str, RouteRecord] = field(default_factory=dict)
+
+    @property
+    def build(self) -> BuildInfo:
+        return BuildInfo(self.build_id, self.built_at, self.base_path, self.trailing_slash)
 
     def files(self) -> Iterator[VariantRecord]:
         """Every file the manifest promises, in route order."""
@@ -125,6 +141,7 @@ def _route_to_dict(rec: RouteRecord) -> dict[str, Any]:
         "status": rec.status.value,
         "reason": rec.reason,
         "revalidate": rec.revalidate,
+        "expire": rec.expire,
         "httpStatus": rec.http_status,
         "variants": {
             variant.value: {"file": v.file, "bytes": v.bytes, "headers": dict(v.headers)}
@@ -138,8 +155,9 @@ def parse_manifest(text: str | bytes, source: str = "manifest.json") -> Prerende
     try:
         raw = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(source, "(document)", f"is not valid JSON: {exc}",
-                            "re-run scripts/prerender.py") from None
+        raise ManifestError(
+            source, "(document)", f"is not valid JSON: {exc}", "re-run scripts/prerender.py"
+        ) from None
     return manifest_from_dict(raw, source)
 
 
@@ -147,18 +165,30 @@ def manifest_from_dict(raw: Any, source: str = "manifest.json") -> PrerenderMani
     v = _Validator(source)
     obj = v.mapping(raw, "(document)")
     if obj.get("schema") != SCHEMA_NAME:
-        raise ManifestError(source, "schema", f"is {obj.get('schema')!r}, expected {SCHEMA_NAME!r}",
-                            "this is not a prerender manifest of this project")
+        raise ManifestError(
+            source,
+            "schema",
+            f"is {obj.get('schema')!r}, expected {SCHEMA_NAME!r}",
+            "this is not a prerender manifest of this project",
+        )
     version = obj.get("version")
     if version != SCHEMA_VERSION:
-        raise ManifestError(source, "version", f"is {version!r}, this code reads {SCHEMA_VERSION}",
-                            "re-run scripts/prerender.py with this version of the project")
+        raise ManifestError(
+            source,
+            "version",
+            f"is {version!r}, this code reads {SCHEMA_VERSION}",
+            "re-run scripts/prerender.py with this version of the project",
+        )
     build_id = v.string(obj.get("buildId"), "buildId", nonempty=True)
     built_at = v.number(obj.get("builtAt"), "builtAt")
     base_path = v.string(obj.get("basePath", ""), "basePath")
     if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
-        raise ManifestError(source, "basePath", f"{base_path!r} must be '' or start with '/' "
-                            "and not end with '/'", "use e.g. '/docs'")
+        raise ManifestError(
+            source,
+            "basePath",
+            f"{base_path!r} must be '' or start with '/' and not end with '/'",
+            "use e.g. '/docs'",
+        )
     trailing_slash = obj.get("trailingSlash", False)
     if not isinstance(trailing_slash, bool):
         raise ManifestError(source, "trailingSlash", "must be true or false")
@@ -178,62 +208,97 @@ def _route_from_dict(v: _Validator, path: str, raw: Any) -> RouteRecord:
     try:
         status = RouteStatus(status_raw)
     except ValueError:
-        raise ManifestError(v.source, f"{where}.status", f"is {status_raw!r}",
-                            "use 'rendered', 'skipped' or 'error'") from None
-    revalidate = obj.get("revalidate")
-    if revalidate is not None and (isinstance(revalidate, bool) or not isinstance(revalidate, int)
-                                   or revalidate <= 0):
-        raise ManifestError(v.source, f"{where}.revalidate", f"is {revalidate!r}",
-                            "use a positive number of seconds, or null for never")
+        raise ManifestError(
+            v.source,
+            f"{where}.status",
+            f"is {status_raw!r}",
+            "use 'rendered', 'skipped' or 'error'",
+        ) from None
+    revalidate = v.seconds(obj.get("revalidate"), f"{where}.revalidate")
+    expire = v.seconds(obj.get("expire"), f"{where}.expire")
+    if revalidate is not None and expire is not None and expire < revalidate:
+        raise ManifestError(
+            v.source,
+            f"{where}.expire",
+            f"{expire} is less than revalidate {revalidate}",
+            "make expire at least the revalidate time",
+        )
     http_status = obj.get("httpStatus", 200)
-    if isinstance(http_status, bool) or not isinstance(http_status, int) \
-            or not 100 <= http_status <= 599:
-        raise ManifestError(v.source, f"{where}.httpStatus", f"is {http_status!r}",
-                            "use an HTTP status code")
+    if (
+        isinstance(http_status, bool)
+        or not isinstance(http_status, int)
+        or not 100 <= http_status <= 599
+    ):
+        raise ManifestError(
+            v.source, f"{where}.httpStatus", f"is {http_status!r}", "use an HTTP status code"
+        )
     variants: dict[Variant, VariantRecord] = {}
     for name, value in v.mapping(obj.get("variants", {}), f"{where}.variants").items():
         try:
             variant = Variant(name)
         except ValueError:
-            raise ManifestError(v.source, f"{where}.variants", f"has unknown variant {name!r}",
-                                "use 'html' or 'data'") from None
+            raise ManifestError(
+                v.source,
+                f"{where}.variants",
+                f"has unknown variant {name!r}",
+                "use 'html' or 'data'",
+            ) from None
         variants[variant] = _variant_from_dict(v, f"{where}.variants.{name}", path, variant, value)
     if status is RouteStatus.RENDERED and not variants:
-        raise ManifestError(v.source, f"{where}.variants", "is empty for a rendered route",
-                            "re-run scripts/prerender.py")
+        raise ManifestError(
+            v.source,
+            f"{where}.variants",
+            "is empty for a rendered route",
+            "re-run scripts/prerender.py",
+        )
     return RouteRecord(
         path=path,
         pattern=v.string(obj.get("pattern", path), f"{where}.pattern"),
         status=status,
         reason=v.string(obj.get("reason", ""), f"{where}.reason"),
         revalidate=revalidate,
+        expire=expire,
         http_status=http_status,
         variants=variants,
     )
 
 
-def _variant_from_dict(v: _Validator, where: str, path: str, variant: Variant,
-                       raw: Any) -> VariantRecord:
+def _variant_from_dict(
+    v: _Validator, where: str, path: str, variant: Variant, raw: Any
+) -> VariantRecord:
     obj = v.mapping(raw, where)
     file = v.string(obj.get("file"), f"{where}.file", nonempty=True)
     expected = variant_file(path, variant)
     if file != expected:
         # The file name is a function of the route key; anything else is a manifest
         # from another contract or a tampered one (and could point outside routes/).
-        raise ManifestError(v.source, f"{where}.file", f"is {file!r}, expected {expected!r}",
-                            "re-run scripts/prerender.py with this version of the project")
+        raise ManifestError(
+            v.source,
+            f"{where}.file",
+            f"is {file!r}, expected {expected!r}",
+            "re-run scripts/prerender.py with this version of the project",
+        )
     size = obj.get("bytes")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ManifestError(v.source, f"{where}.bytes", f"is {size!r}",
-                            "use the file's size in bytes")
+        raise ManifestError(
+            v.source, f"{where}.bytes", f"is {size!r}", "use the file's size in bytes"
+        )
     if size > MAX_ASSET_BYTES:
-        raise ManifestError(v.source, f"{where}.bytes", f"is {size}, over the 25 MiB asset limit",
-                            "make the page smaller or do not prerender it")
+        raise ManifestError(
+            v.source,
+            f"{where}.bytes",
+            f"is {size}, over the 25 MiB asset limit",
+            "make the page smaller or do not prerender it",
+        )
     headers = v.mapping(obj.get("headers", {}), f"{where}.headers")
     for name, value in headers.items():
         if not isinstance(value, str):
-            raise ManifestError(v.source, f"{where}.headers.{name}", f"is {value!r}",
-                                "header values must be strings")
+            raise ManifestError(
+                v.source,
+                f"{where}.headers.{name}",
+                f"is {value!r}",
+                "header values must be strings",
+            )
     return VariantRecord(file=file, bytes=size, headers=dict(headers))
 
 
@@ -243,13 +308,30 @@ class _Validator:
 
     def mapping(self, value: Any, where: str) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise ManifestError(self.source, where, f"is {type(value).__name__}, expected an object")
+            raise ManifestError(
+                self.source, where, f"is {type(value).__name__}, expected an object"
+            )
         return value
 
     def string(self, value: Any, where: str, *, nonempty: bool = False) -> str:
         if not isinstance(value, str) or (nonempty and not value):
-            raise ManifestError(self.source, where, f"is {value!r}, expected a "
-                                f"{'non-empty ' if nonempty else ''}string")
+            raise ManifestError(
+                self.source,
+                where,
+                f"is {value!r}, expected a {'non-empty ' if nonempty else ''}string",
+            )
+        return value
+
+    def seconds(self, value: Any, where: str) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ManifestError(
+                self.source,
+                where,
+                f"is {value!r}",
+                "use a positive whole number of seconds, or null for never",
+            )
         return value
 
     def number(self, value: Any, where: str) -> float:

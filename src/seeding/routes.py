@@ -33,6 +33,10 @@ ROUTES_SUBDIR = "routes"
 DATA_SUFFIX = ".json"
 ROOT_DATA_STEM = "/index"
 
+# What the renderer is asked for when a path cannot be a route (outside basePath,
+# malformed): its 404 page. Reserved, as in Next.js.
+NOT_FOUND_ROUTE = "/_not-found"
+
 # Longer request paths are never routes; keeps hashing and lookups cheap under abuse.
 MAX_ROUTE_LENGTH = 1024
 
@@ -90,6 +94,8 @@ def validate_route_key(route: str) -> None:
     segments = route[1:].split("/")
     if any(seg in ("", ".", "..") for seg in segments):
         raise InvalidRouteKey(f"route {route!r} has an empty, '.' or '..' segment")
+    if route == NOT_FOUND_ROUTE:
+        raise InvalidRouteKey(f"route {NOT_FOUND_ROUTE!r} is reserved for the 404 page")
     if route == ROOT_DATA_STEM:
         raise InvalidRouteKey(f"route {ROOT_DATA_STEM!r} is reserved for the root's data form")
     if route.endswith(DATA_SUFFIX):

@@ -1,0 +1,135 @@
+"""The isolate-global memory cache: an LRU map bounded by a byte budget.
+
+Values are pure Python (bytes and strings), never JS objects, so the cache is safe to
+hold in module state (and in a memory snapshot). Seeded entries and rendered entries
+are the same type: a reader cannot tell, and need not.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from seeding.routes import Variant
+
+# An isolate has 128 MB in all; Pyodide, the interpreter and the site's code take a
+# good part of it, so the cache gets a quarter by default.
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+# Bookkeeping an entry costs beyond its body and headers (objects, dict slot, key).
+ENTRY_OVERHEAD_BYTES = 256
+
+
+def cache_key(build_id: str, variant: Variant, route: str) -> str:
+    """The key of one variant of a route. The build id is part of every key, so a
+    new deploy can never be served an older build's page."""
+    return f"{build_id}\x00{variant.value}\x00{route}"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A response that can be served again.
+
+    `generated_at` is epoch seconds (the build time for seeded pages); `revalidate`
+    is seconds until stale (None: never stale); `expire` is seconds after which the
+    entry must not be served at all (None: never expires).
+    """
+
+    body: bytes
+    status: int
+    headers: Mapping[str, str]
+    generated_at: float
+    revalidate: int | None = None
+    expire: int | None = None
+    size: int = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        header_bytes = sum(len(k) + len(v) for k, v in self.headers.items())
+        object.__setattr__(self, "size", len(self.body) + header_bytes + ENTRY_OVERHEAD_BYTES)
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.generated_at)
+
+    def is_stale(self, now: float) -> bool:
+        return self.revalidate is not None and self.age(now) >= self.revalidate
+
+    def is_expired(self, now: float) -> bool:
+        return self.expire is not None and self.age(now) >= self.expire
+
+
+@dataclass
+class CacheStats:
+    entries: int = 0
+    bytes: int = 0
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    rejected: int = 0  # entries larger than the whole budget
+
+
+class MemoryCache:
+    """LRU cache bounded by `max_bytes` (keys and entries counted by `CacheEntry.size`).
+
+    `set` evicts least recently used entries until the new one fits, so the total
+    never exceeds the budget; an entry larger than the budget is not stored.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
+        self.stats = CacheStats()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    @property
+    def bytes_used(self) -> int:
+        return self.stats.bytes
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry for `key`, marked most recently used; None if absent."""
+        entry = self._entries.get(key)
+        if entry is None:
+            self.stats.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return entry
+
+    def peek(self, key: str) -> CacheEntry | None:
+        """The entry for `key` without touching recency or statistics."""
+        return self._entries.get(key)
+
+    def set(self, key: str, entry: CacheEntry) -> bool:
+        """Store `entry` under `key`; False if it is larger than the whole budget."""
+        size = entry.size + len(key)
+        if size > self.max_bytes:
+            self.stats.rejected += 1
+            return False
+        self.delete(key)
+        while self._entries and self.stats.bytes + size > self.max_bytes:
+            old_key, old = self._entries.popitem(last=False)
+            self.stats.bytes -= old.size + len(old_key)
+            self.stats.evictions += 1
+        self._entries[key] = entry
+        self.stats.bytes += size
+        self.stats.entries = len(self._entries)
+        return True
+
+    def delete(self, key: str) -> bool:
+        old = self._entries.pop(key, None)
+        if old is None:
+            return False
+        self.stats.bytes -= old.size + len(key)
+        self.stats.entries = len(self._entries)
+        return True
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.stats.bytes = 0
+        self.stats.entries = 0

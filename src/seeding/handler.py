@@ -1,0 +1,219 @@
+"""The request flow, in plain Python: private paths, URL normalization, seeding, the
+memory cache with its freshness rules, and the renderer as the fallback.
+
+    request -> private? 404 -> normalize -> cache get -> (miss) seed -> HIT / STALE
+                                                      -> (still nothing) render -> MISS
+
+Seeding failures never surface: the renderer answers instead. Only a renderer that
+raises on the request path gives a 500 (logged with its traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from seeding.assets import AssetFetcher
+from seeding.cache import CacheEntry, MemoryCache, cache_key
+from seeding.config import SiteConfig
+from seeding.http import Request, Response, text_response
+from seeding.policy import (
+    DYNAMIC_CACHE_CONTROL,
+    cache_control,
+    entry_etag,
+    etag_for,
+    if_none_match_hits,
+    is_private_request,
+    is_private_response,
+)
+from seeding.regeneration import Regenerator
+from seeding.rendering import Renderer, RenderRequest, RenderResult
+from seeding.route_index import RouteIndex
+from seeding.routes import (
+    NOT_FOUND_ROUTE,
+    RouteTarget,
+    Variant,
+    canonical_path,
+    is_private_path,
+)
+from seeding.routes import resolve_request_path as resolve
+from seeding.seeder import Seeder
+
+log = logging.getLogger("seeding")
+
+CACHE_STATUS_HEADER = "x-cache-status"
+NEXTJS_CACHE_HEADER = "x-nextjs-cache"
+# Key prefix for pages rendered while the build's manifest is unavailable.
+NO_BUILD = "-"
+
+WaitUntil = Callable[[Awaitable[Any]], None]
+Clock = Callable[[], float]
+
+
+class SiteHandler:
+    def __init__(
+        self,
+        renderer: Renderer,
+        config: SiteConfig,
+        cache: MemoryCache,
+        index: RouteIndex,
+        clock: Clock,
+    ) -> None:
+        self.renderer = renderer
+        self.config = config
+        self.cache = cache
+        self.index = index
+        self.clock = clock
+        self.seeder = Seeder(cache, index, default_expire=config.expire)
+        self.regenerator = Regenerator(clock)
+
+    async def handle(
+        self, request: Request, fetcher: AssetFetcher, wait_until: WaitUntil
+    ) -> Response:
+        try:
+            return await self._handle(request, fetcher, wait_until)
+        except Exception:
+            log.exception("error while handling %s %s", request.method, request.path)
+            return text_response(
+                500, "Internal Server Error", {"cache-control": DYNAMIC_CACHE_CONTROL}
+            )
+
+    async def _handle(
+        self, request: Request, fetcher: AssetFetcher, wait_until: WaitUntil
+    ) -> Response:
+        if is_private_path(request.path):
+            return text_response(404, "Not Found", {"cache-control": DYNAMIC_CACHE_CONTROL})
+        if request.method.upper() not in ("GET", "HEAD"):
+            return text_response(405, "Method Not Allowed", {"allow": "GET, HEAD"})
+        target = resolve(
+            request.path, base_path=self.config.base_path, trailing_slash=self.config.trailing_slash
+        )
+        if target is None:
+            # Not a possible route (outside basePath, malformed): the site's 404 page.
+            result = await self._render(request, NOT_FOUND_ROUTE, Variant.HTML)
+            return self._uncached(request, result)
+        if not target.canonical:
+            return self._redirect_to_canonical(request, target)
+        if is_private_request(request.headers, self.config.session_cookies):
+            result = await self._render(request, target.route, target.variant)
+            return self._uncached(request, result, force_private=True)
+
+        build = await self.index.build(fetcher)
+        key = cache_key(build.build_id if build else NO_BUILD, target.variant, target.route)
+        entry = self.cache.get(key)
+        if entry is None and build is not None:
+            entry = await self.seeder.seed(fetcher, build, target.route, target.variant)
+        now = self.clock()
+        if entry is not None and entry.is_expired(now):
+            self.cache.delete(key)
+            entry = None
+        if entry is not None:
+            if entry.is_stale(now):
+                self._regenerate_later(key, request, target, wait_until)
+                return self._from_entry(request, entry, "STALE")
+            return self._from_entry(request, entry, "HIT")
+
+        result = await self._render(request, target.route, target.variant)
+        fresh = self._cacheable_entry(result)
+        if fresh is None:
+            return self._uncached(request, result)
+        self._store(key, fresh)
+        return self._from_entry(request, fresh, "MISS")
+
+    async def _render(self, request: Request, route: str, variant: Variant) -> RenderResult:
+        return await self.renderer.render(
+            RenderRequest(
+                route=route,
+                variant=variant,
+                now=self.clock(),
+                method="GET",
+                headers=dict(request.headers),
+                phase="request",
+            )
+        )
+
+    def _cacheable_entry(self, result: RenderResult) -> CacheEntry | None:
+        if not result.cacheable or is_private_response(result.headers):
+            return None
+        return CacheEntry(
+            body=result.body,
+            status=result.status,
+            headers=dict(result.headers),
+            generated_at=self.clock(),
+            revalidate=result.revalidate,
+            expire=self.config.expire,
+        )
+
+    def _store(self, key: str, entry: CacheEntry) -> None:
+        try:
+            self.cache.set(key, entry)
+        except Exception:
+            log.exception("cache write failed for %s; serving uncached", key.replace("\x00", " "))
+
+    def _regenerate_later(
+        self, key: str, request: Request, target: RouteTarget, wait_until: WaitUntil
+    ) -> None:
+        async def regenerate() -> None:
+            result = await self._render(request, target.route, target.variant)
+            if result.status == 404:
+                # The page is gone: stop serving the old copy.
+                self.cache.delete(key)
+                return
+            fresh = self._cacheable_entry(result)
+            if fresh is None:
+                raise RuntimeError(f"renderer answered {result.status}, not a cacheable page")
+            self._store(key, fresh)
+
+        job = self.regenerator.claim(key, regenerate)
+        if job is not None:
+            wait_until(job)
+
+    def _from_entry(self, request: Request, entry: CacheEntry, status_label: str) -> Response:
+        etag = entry_etag(entry)
+        headers = dict(entry.headers)
+        headers["cache-control"] = cache_control(entry.revalidate, entry.expire)
+        headers["etag"] = etag
+        headers[CACHE_STATUS_HEADER] = status_label
+        headers[NEXTJS_CACHE_HEADER] = status_label
+        if if_none_match_hits(request.header("if-none-match"), etag):
+            headers.pop("content-type", None)
+            return Response(304, headers, b"")
+        body = b"" if request.method.upper() == "HEAD" else entry.body
+        return Response(entry.status, headers, body)
+
+    def _uncached(
+        self, request: Request, result: RenderResult, *, force_private: bool = False
+    ) -> Response:
+        headers = dict(result.headers)
+        if force_private or "cache-control" not in headers:
+            headers["cache-control"] = DYNAMIC_CACHE_CONTROL
+        if result.status == 200 and "etag" not in headers and not result.dynamic:
+            headers["etag"] = etag_for(result.body)
+        headers[CACHE_STATUS_HEADER] = "MISS"
+        headers[NEXTJS_CACHE_HEADER] = "MISS"
+        body = b"" if request.method.upper() == "HEAD" else result.body
+        return Response(result.status, headers, body)
+
+    def _redirect_to_canonical(self, request: Request, target: RouteTarget) -> Response:
+        path = canonical_path(
+            target.route,
+            target.variant,
+            base_path=self.config.base_path,
+            trailing_slash=self.config.trailing_slash,
+        )
+        location = quote(path, safe="/:@!$&'()*+,;=-._~")
+        if request.query:
+            location += "?" + request.query
+        return Response(308, {"location": location, "cache-control": DYNAMIC_CACHE_CONTROL})
+
+
+def create_handler(
+    renderer: Renderer, config: SiteConfig, *, max_bytes: int, clock: Clock
+) -> SiteHandler:
+    """A handler with its own isolate-global state: one per isolate."""
+    from seeding.route_index import ManifestIndex
+
+    index = ManifestIndex(clock, base_path=config.base_path, trailing_slash=config.trailing_slash)
+    return SiteHandler(renderer, config, MemoryCache(max_bytes), index, clock)

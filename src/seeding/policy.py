@@ -1,0 +1,72 @@
+"""HTTP caching policy: which requests and responses may touch the shared cache,
+and the headers a cached page is sent with (as Next.js sends them)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from http.cookies import CookieError, SimpleCookie
+
+from seeding.cache import CacheEntry
+
+ONE_YEAR = 31536000
+DYNAMIC_CACHE_CONTROL = "private, no-cache, no-store, max-age=0, must-revalidate"
+
+
+def cache_control(revalidate: int | None, expire: int | None) -> str:
+    """`s-maxage=R, stale-while-revalidate=E-R` for ISR pages, a year for pages that
+    never revalidate."""
+    if revalidate is None:
+        return f"s-maxage={ONE_YEAR}"
+    if expire is None:
+        return f"s-maxage={revalidate}, stale-while-revalidate"
+    return f"s-maxage={revalidate}, stale-while-revalidate={max(0, expire - revalidate)}"
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def entry_etag(entry: CacheEntry) -> str:
+    return entry.headers.get("etag") or etag_for(entry.body)
+
+
+def if_none_match_hits(header: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison of `If-None-Match` against the current ETag."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    current = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == current for tag in header.split(","))
+
+
+def is_private_request(headers: Mapping[str, str], session_cookies: frozenset[str]) -> bool:
+    """A request that carries credentials must neither read nor write the shared
+    cache: `Authorization`, or a session cookie."""
+    if "authorization" in headers:
+        return True
+    cookie_header = headers.get("cookie")
+    if not cookie_header:
+        return False
+    try:
+        cookies = SimpleCookie()
+        cookies.load(cookie_header)
+        names = set(cookies.keys())
+    except CookieError:
+        # Unparseable cookies: be safe, treat as private.
+        return True
+    return bool(names & session_cookies) or any(
+        n.startswith(("__Host-", "__Secure-")) for n in names
+    )
+
+
+def is_private_response(headers: Mapping[str, str]) -> bool:
+    """A response the renderer marked private (`Cache-Control: private` or
+    `no-store`) or that sets a cookie is never cached."""
+    if "set-cookie" in headers:
+        return True
+    directives = {
+        d.strip().split("=", 1)[0].lower() for d in headers.get("cache-control", "").split(",")
+    }
+    return bool(directives & {"private", "no-store"})
