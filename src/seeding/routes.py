@@ -190,6 +190,8 @@ def resolve_request_path(
 
     if path != "/" and path.endswith(DATA_SUFFIX):
         stem = path[: -len(DATA_SUFFIX)]
+        if stem == "/":
+            return None  # "/.json": the root's data form is spelled "/index.json"
         route = "/" if stem == ROOT_DATA_STEM else stem
         return _checked(route, Variant.DATA, canonical=True)
 
