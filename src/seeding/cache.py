@@ -31,8 +31,8 @@ class CacheEntry:
     """A response that can be served again.
 
     `generated_at` is epoch seconds (the build time for seeded pages); `revalidate`
-    is seconds until stale (None: never stale); `expire` is seconds after which the
-    entry must not be served at all (None: never expires).
+    is seconds until stale (None: never stale, never expires); `expire` is seconds
+    after which a revalidating entry must not be served at all (None: never).
     """
 
     body: bytes
@@ -54,7 +54,10 @@ class CacheEntry:
         return self.revalidate is not None and self.age(now) >= self.revalidate
 
     def is_expired(self, now: float) -> bool:
-        return self.expire is not None and self.age(now) >= self.expire
+        # As in Next.js, only pages that revalidate expire; the others never go stale.
+        return (
+            self.revalidate is not None and self.expire is not None and self.age(now) >= self.expire
+        )
 
 
 @dataclass

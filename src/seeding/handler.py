@@ -146,6 +146,17 @@ class SiteHandler:
             expire=self.config.expire,
         )
 
+    def _not_found_entry(self, result: RenderResult, key: str) -> CacheEntry:
+        previous = self.cache.peek(key)
+        return CacheEntry(
+            body=result.body,
+            status=404,
+            headers=dict(result.headers),
+            generated_at=self.clock(),
+            revalidate=previous.revalidate if previous else None,
+            expire=self.config.expire,
+        )
+
     def _store(self, key: str, entry: CacheEntry) -> None:
         try:
             self.cache.set(key, entry)
@@ -158,8 +169,9 @@ class SiteHandler:
         async def regenerate() -> None:
             result = await self._render(request, target.route, target.variant)
             if result.status == 404:
-                # The page is gone: stop serving the old copy.
-                self.cache.delete(key)
+                # The page is gone: a 404 replaces it, regenerated like the page was,
+                # so the build's copy is not seeded back on the next request.
+                self._store(key, self._not_found_entry(result, key))
                 return
             fresh = self._cacheable_entry(result)
             if fresh is None:
