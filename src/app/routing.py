@@ -1,0 +1,114 @@
+"""The site's route table: every route it knows, how each is produced, and the
+URL helpers the pages use to link to one another.
+
+The table is built on first use from `app.content` (nothing runs at import time).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import quote
+
+from app import blog
+from seeding.rendering import RenderMode, SiteRoute
+from seeding.routes import Variant, canonical_path
+
+# Seconds after which a blog page is stale and re-rendered in the background.
+BLOG_REVALIDATE = 60
+
+ON_DEMAND_REASON = "published after the build: rendered on first request"
+DYNAMIC_REASON = "shows the request time"
+
+
+class PageKind(str, Enum):
+    HOME = "home"
+    ABOUT = "about"
+    BLOG = "blog"
+    POST = "post"
+    TAG = "tag"
+    NOW = "now"
+    NOT_FOUND = "not-found"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One concrete route: its site route, which page renders it, and its policy."""
+
+    site_route: SiteRoute
+    kind: PageKind
+    param: str = ""  # the post slug or tag name, for parametrised patterns
+    revalidate: int | None = None
+
+    @property
+    def dynamic(self) -> bool:
+        return self.site_route.mode is RenderMode.DYNAMIC
+
+
+def post_path(slug: str) -> str:
+    return f"/blog/{slug}"
+
+
+def tag_path(tag: str) -> str:
+    return f"/tags/{tag}"
+
+
+def href(route: str, variant: Variant = Variant.HTML) -> str:
+    """The URL (percent-encoded) at which a route's variant is served."""
+    # errors="replace": an echoed malformed route (a lone surrogate) must not raise.
+    return quote(canonical_path(route, variant), safe="/-._~!$&'()*+,;=:@", errors="replace")
+
+
+def _spec(
+    pattern: str,
+    path: str,
+    kind: PageKind,
+    mode: RenderMode = RenderMode.PRERENDER,
+    *,
+    param: str = "",
+    revalidate: int | None = None,
+    reason: str = "",
+) -> RouteSpec:
+    return RouteSpec(SiteRoute(pattern, path, mode, reason), kind, param, revalidate)
+
+
+@functools.cache
+def route_table() -> dict[str, RouteSpec]:
+    specs = [
+        _spec("/", "/", PageKind.HOME),
+        _spec("/about", "/about", PageKind.ABOUT),
+        _spec("/blog", "/blog", PageKind.BLOG, revalidate=BLOG_REVALIDATE),
+    ]
+    for post in blog.all_posts():
+        if post.prerender:
+            mode, reason = RenderMode.PRERENDER, ""
+        else:
+            mode, reason = RenderMode.ON_DEMAND, ON_DEMAND_REASON
+        specs.append(
+            _spec(
+                "/blog/[slug]",
+                post_path(post.slug),
+                PageKind.POST,
+                mode,
+                param=post.slug,
+                revalidate=BLOG_REVALIDATE,
+                reason=reason,
+            )
+        )
+    for tag, _count in blog.tags():
+        specs.append(
+            _spec("/tags/[tag]", tag_path(tag), PageKind.TAG, param=tag, revalidate=BLOG_REVALIDATE)
+        )
+    specs.append(_spec("/now", "/now", PageKind.NOW, RenderMode.DYNAMIC, reason=DYNAMIC_REASON))
+    return {spec.site_route.path: spec for spec in specs}
+
+
+def site_routes() -> tuple[SiteRoute, ...]:
+    return tuple(spec.site_route for spec in route_table().values())
+
+
+def match(route: str) -> RouteSpec | None:
+    if not isinstance(route, str):
+        return None
+    return route_table().get(route)
