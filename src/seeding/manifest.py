@@ -332,7 +332,8 @@ class _Validator:
                 f"is {value!r}",
                 "use a positive whole number of seconds, or null for never",
             )
-        return value
+        seconds: int = value
+        return seconds
 
     def number(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -86,20 +86,23 @@ class ManifestIndex:
         result = await read_asset(fetcher, MANIFEST_ASSET_PATH)
         if result.body is None:
             if result.failure is Failure.PERMANENT:
-                return self._fail_permanently(f"manifest unavailable: {result.reason}")
+                self._fail_permanently(f"manifest unavailable: {result.reason}")
+                return None
             self._next_attempt_at = self._clock() + self._retry_interval
             log.warning("seeding: manifest fetch failed, will retry: %s", result.reason)
             return None
         try:
             manifest = parse_manifest(result.body, MANIFEST_ASSET_PATH)
         except ManifestError as exc:
-            return self._fail_permanently(f"manifest rejected: {exc}")
+            self._fail_permanently(f"manifest rejected: {exc}")
+            return None
         actual = (manifest.base_path, manifest.trailing_slash)
         if actual != self._expected:
-            return self._fail_permanently(
+            self._fail_permanently(
                 f"manifest rejected: {MANIFEST_ASSET_PATH}: basePath/trailingSlash are {actual}, "
                 f"the site is configured with {self._expected} (rebuild and redeploy)"
             )
+            return None
         self._manifest = manifest
         log.info(
             "seeding: manifest of build %s loaded, %d routes",
@@ -111,4 +114,3 @@ class ManifestIndex:
     def _fail_permanently(self, reason: str) -> None:
         self._permanent_error = reason
         log.error("seeding: %s; serving every page through the renderer", reason)
-        return None
