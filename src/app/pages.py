@@ -196,7 +196,7 @@ def about_page() -> AboutPage:
         first = specs[0].site_route
         how = _MODE_LABELS[first.mode]
         if first.reason:
-            how = f"{how} ({first.reason})"
+            how = first.reason if how in first.reason else f"{how} ({first.reason})"
         rows.append(
             RouteRow(
                 pattern=first.pattern,
