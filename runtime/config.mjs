@@ -1,0 +1,104 @@
+// Reads wrangler.toml: the one place the Worker's settings are written. Everything the local
+// runtime needs (main module, compatibility settings, [vars], [assets]) comes from here, turned
+// into the shapes wrangler itself hands to Miniflare, so `wrangler dev` and this runtime agree.
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parse } from "smol-toml";
+
+import { pythonRuntimeFor } from "./python-version.mjs";
+
+export class ConfigError extends Error {}
+
+// Flags that choose the Python runtime: this runtime consumes them (to pick the Pyodide), they are
+// not passed on to the plain JS worker that hosts Pyodide.
+const PYTHON_RUNTIME_FLAG = /^python_workers(_\d{8})?$/;
+// Pyodide takes its Node.js code path when it sees node globals, and fails inside workerd.
+const NODE_COMPAT_FLAG = /^nodejs_compat(_v2)?$/;
+
+export function readWranglerConfig(root, { file = "wrangler.toml" } = {}) {
+  const configPath = path.resolve(root, file);
+  if (!existsSync(configPath)) throw new ConfigError(`no ${file} in ${root}`);
+  let raw;
+  try {
+    raw = parse(readFileSync(configPath, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`cannot parse ${configPath}: ${err.message}`);
+  }
+
+  if (typeof raw.main !== "string" || !raw.main.endsWith(".py")) {
+    throw new ConfigError(`${file}: main must name a .py file (got ${JSON.stringify(raw.main)})`);
+  }
+  const mainPath = path.resolve(root, raw.main);
+  const compatibilityDate = asDate(raw.compatibility_date, file);
+  const compatibilityFlags = raw.compatibility_flags ?? [];
+  if (!compatibilityFlags.includes("python_workers")) {
+    throw new ConfigError(`${file}: compatibility_flags lacks "python_workers"`);
+  }
+  const dropped = compatibilityFlags.filter((f) => NODE_COMPAT_FLAG.test(f));
+  const warnings = dropped.map(
+    (f) => `${file}: compatibility flag "${f}" is not applied locally (Pyodide in workerd needs it off)`,
+  );
+
+  return {
+    root,
+    configPath,
+    name: raw.name ?? "worker",
+    // wrangler uploads every **/*.py under the folder of `main`, named relative to it.
+    srcDir: path.dirname(mainPath),
+    mainModule: path.basename(mainPath, ".py"),
+    compatibilityDate,
+    compatibilityFlags,
+    workerFlags: compatibilityFlags.filter((f) => !PYTHON_RUNTIME_FLAG.test(f) && !NODE_COMPAT_FLAG.test(f)),
+    python: pythonRuntimeFor(compatibilityFlags, compatibilityDate),
+    vars: stringVars(raw.vars ?? {}),
+    assets: raw.assets ? assetOptions(raw.assets, root, file) : undefined,
+    pythonModulesDir: path.resolve(root, "python_modules"),
+    warnings,
+  };
+}
+
+function asDate(value, file) {
+  // An unquoted TOML date parses to a Date-like object; a quoted one stays a string.
+  const text = value instanceof Date ? value.toISOString().slice(0, 10) : String(value ?? "");
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) throw new ConfigError(`${file}: bad compatibility_date ${text}`);
+  return text;
+}
+
+function stringVars(vars) {
+  // wrangler passes strings as text bindings and everything else as JSON bindings.
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
+}
+
+// The same translation wrangler does (resolveAssetOptions): run_worker_first true => the user worker
+// always runs first; a list => static routing rules, "!/x" meaning "asset layer first for /x".
+function assetOptions(assets, root, file) {
+  if (typeof assets.directory !== "string") throw new ConfigError(`${file}: [assets] needs a directory`);
+  const routerConfig = { has_user_worker: true };
+  const rwf = assets.run_worker_first;
+  if (typeof rwf === "boolean") {
+    routerConfig.invoke_user_worker_ahead_of_assets = rwf;
+  } else if (Array.isArray(rwf)) {
+    if (rwf.length === 0) throw new ConfigError(`${file}: run_worker_first is an empty list`);
+    const user_worker = [];
+    const asset_worker = [];
+    for (const rule of rwf) {
+      if (rule.startsWith("!/")) asset_worker.push(rule.slice(1));
+      else if (rule.startsWith("/")) user_worker.push(rule);
+      else throw new ConfigError(`${file}: run_worker_first rule '${rule}' must start with '/' or '!/'`);
+    }
+    if (user_worker.length === 0) throw new ConfigError(`${file}: run_worker_first has only negative rules`);
+    routerConfig.static_routing = { user_worker, asset_worker };
+  } else if (rwf !== undefined) {
+    throw new ConfigError(`${file}: run_worker_first must be a boolean or a list`);
+  }
+  const assetConfig = {};
+  if (assets.html_handling !== undefined) assetConfig.html_handling = assets.html_handling;
+  if (assets.not_found_handling !== undefined) assetConfig.not_found_handling = assets.not_found_handling;
+  return {
+    directory: path.resolve(root, assets.directory),
+    binding: assets.binding,
+    routerConfig,
+    assetConfig,
+    runWorkerFirst: rwf,
+  };
+}

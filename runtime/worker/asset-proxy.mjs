@@ -1,0 +1,80 @@
+// Test mode: what the Python Worker sees as env.ASSETS. It is a service binding to this worker
+// (so to Python it is still a real `Fetcher`, which the SDK's _EnvWrapper requires); this worker
+// holds the real assets binding, records every fetch and injects the faults it is told to.
+import configText from "./runtime-config.json"; // Text: { controlToken }
+
+const config = JSON.parse(configText);
+const LOG_LIMIT = 10000;
+let fetches = [];
+let faults = []; // [{ path?: glob, prefix?: string, raise?, status?, delay_ms?, times? }]
+
+function globToRegExp(glob) {
+  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${re}$`);
+}
+
+function matchFault(path) {
+  for (const fault of faults) {
+    const hit = fault.prefix !== undefined ? path.startsWith(fault.prefix) : fault.regexp.test(path);
+    if (!hit || fault.remaining === 0) continue;
+    if (fault.remaining !== undefined) fault.remaining -= 1;
+    return fault;
+  }
+  return undefined;
+}
+
+async function proxy(request, env) {
+  const url = new URL(request.url);
+  const path = url.pathname;
+  const entry = { t: Date.now(), method: request.method, path, status: null, ms: null, fault: null };
+  fetches.push(entry);
+  if (fetches.length > LOG_LIMIT) fetches.splice(0, fetches.length - LOG_LIMIT);
+  const fault = matchFault(path);
+  try {
+    if (fault?.delay_ms) {
+      entry.fault = `delay ${fault.delay_ms}ms`;
+      await new Promise((resolve) => setTimeout(resolve, fault.delay_ms));
+    }
+    if (fault?.raise) {
+      entry.fault = "raise";
+      throw new Error(typeof fault.raise === "string" ? fault.raise : `injected fault: ASSETS.fetch(${path}) failed`);
+    }
+    if (fault?.status) {
+      entry.fault = `status ${fault.status}`;
+      entry.status = fault.status;
+      return new Response(`injected fault: status ${fault.status} for ${path}\n`, { status: fault.status });
+    }
+    const response = await env.ASSETS.fetch(request);
+    entry.status = response.status;
+    return response;
+  } finally {
+    entry.ms = Date.now() - entry.t;
+  }
+}
+
+async function control(request) {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/asset-log" && request.method === "GET") return Response.json(fetches);
+  if (pathname === "/asset-log" && request.method === "DELETE") {
+    fetches = [];
+    return Response.json({ ok: true });
+  }
+  if (pathname === "/faults" && request.method === "PUT") {
+    const list = await request.json();
+    faults = list.map((f) => ({
+      ...f,
+      regexp: f.prefix === undefined ? globToRegExp(f.path ?? "*") : undefined,
+      remaining: f.times,
+    }));
+    return Response.json({ ok: true, faults: list });
+  }
+  if (pathname === "/faults" && request.method === "GET") return Response.json(faults);
+  return new Response("unknown control request", { status: 404 });
+}
+
+export default {
+  async fetch(request, env) {
+    if (request.headers.get("x-local-runtime-control") === config.controlToken) return control(request);
+    return proxy(request, env);
+  },
+};

@@ -1,0 +1,28 @@
+# The Python half of the per-request call, as workerd's Python glue makes it
+# (introspection.wrapper_func): a new entrypoint instance for each request, its JS arguments
+# converted with the SDK's python_from_rpc, the result converted back with python_to_rpc.
+# Executed into a private module object by pyodide-worker.mjs, never importable by user code.
+import inspect
+
+from workers import python_from_rpc, python_to_rpc
+
+
+def _relaxed_call(method, *args):
+    # workerd calls handlers "relaxed": extra positional arguments are dropped when the
+    # method does not accept them.
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return method(*args)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return method(*args)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return method(*args[: len(positional)])
+
+
+async def call_fetch(entrypoint_class, ctx, env, request):
+    instance = entrypoint_class(ctx, env)
+    result = _relaxed_call(instance.fetch, python_from_rpc(request))
+    if inspect.isawaitable(result):
+        result = await result
+    return python_to_rpc(result)

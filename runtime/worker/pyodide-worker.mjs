@@ -1,0 +1,150 @@
+// The workerd side of the local runtime: a plain JS module worker that hosts the Python Worker.
+// It loads Pyodide inside this isolate, writes the Worker's files into Pyodide's file system,
+// imports the main module and, per request, calls `Default(ctx, env).fetch(request)` the way
+// workerd's own Python glue does. Python thus runs in a real workerd isolate with the real
+// `env` and `ExecutionContext`.
+import { INDEX_URL } from "./shims.mjs"; // first: patches globals before Pyodide is evaluated
+import { loadPyodide } from "./pyodide/pyodide.mjs";
+import createPyodideModule from "./pyodide/pyodide.asm.mjs";
+import lockFileText from "./pyodide/pyodide-lock.json"; // Text
+import configText from "./runtime-config.json"; // Text, written by runtime/miniflare-options.mjs
+import filesText from "./python-files.json"; // Text: { "<dir>": { "<relative path>": base64 } }
+import glueSource from "./glue.py"; // Text
+import { makeCompatFlags, makeEntrypointHelper } from "./entrypoint-helper.mjs";
+
+const config = JSON.parse(configText);
+// User code lives where production puts it, so tracebacks show the same paths.
+const SRC_DIR = "/session/metadata";
+const VENDOR_DIR = "/session/metadata/python_modules";
+const LOG_LIMIT = 10000;
+
+// What the control API reads: requests that reached Python, Python's output, errors.
+const log = { requests: [], output: [], errors: [] };
+function record(list, entry) {
+  list.push(entry);
+  if (list.length > LOG_LIMIT) list.splice(0, list.length - LOG_LIMIT);
+}
+
+function pythonErrorText(err) {
+  // A Python exception reaches JS as a PythonError whose message is the formatted traceback.
+  return err?.constructor?.name === "PythonError" ? err.message : err?.stack ?? String(err);
+}
+
+function reportError(kind, err, detail = "") {
+  const text = pythonErrorText(err);
+  console.error(`[python] ${kind}${detail ? ` (${detail})` : ""}:\n${text.trimEnd()}`);
+  record(log.errors, { t: Date.now(), kind, detail, message: text });
+}
+
+function writeTree(FS, root, files) {
+  for (const [rel, b64] of Object.entries(files)) {
+    const full = `${root}/${rel}`;
+    FS.mkdirTree(full.slice(0, full.lastIndexOf("/")));
+    FS.writeFile(full, Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), { canOwn: true });
+  }
+}
+
+let pythonPromise;
+function getPython() {
+  pythonPromise ??= boot().catch((err) => {
+    pythonPromise = undefined; // a failed start (say, a SyntaxError in src) is retried next request
+    throw err;
+  });
+  return pythonPromise;
+}
+
+async function boot() {
+  const pyodide = await loadPyodide({
+    indexURL: INDEX_URL,
+    lockFileContents: lockFileText,
+    createPyodideModule,
+    env: { HOME: "/session" },
+    stdout: (line) => {
+      record(log.output, { t: Date.now(), stream: "stdout", line });
+      console.log(line);
+    },
+    stderr: (line) => {
+      record(log.output, { t: Date.now(), stream: "stderr", line });
+      console.error(line);
+    },
+  });
+  pyodide.registerJsModule(
+    "_pyodide_entrypoint_helper",
+    makeEntrypointHelper({ onBackgroundError: (err) => reportError("exception in ctx.waitUntil task", err) }),
+  );
+  pyodide.registerJsModule("_cloudflare_compat_flags", makeCompatFlags(config.compatFlags));
+
+  const files = JSON.parse(filesText);
+  writeTree(pyodide.FS, SRC_DIR, files.src);
+  writeTree(pyodide.FS, VENDOR_DIR, files.python_modules);
+  // python_modules is a site dir (its .pth files run), src comes first on the path.
+  pyodide.runPython(
+    `import site, sys\nsite.addsitedir(${JSON.stringify(VENDOR_DIR)})\nsys.path.insert(0, ${JSON.stringify(SRC_DIR)})`,
+  );
+
+  const glue = pyodide.runPython("from types import ModuleType; ModuleType('_local_runtime_glue')");
+  pyodide.runPython(glueSource, { globals: glue.__dict__, filename: "/local-runtime/glue.py" });
+  const main = pyodide.pyimport(config.mainModule);
+  const entrypoint = main.Default;
+  if (typeof entrypoint !== "function") {
+    throw new Error(`${config.mainModule}.py defines no Default(WorkerEntrypoint) class`);
+  }
+  return { pyodide, callFetch: glue.call_fetch, entrypoint };
+}
+
+// workerd calls Python "promising" (JSPI: Python may then block on a JS promise with run_sync).
+// Pyodide decides at load whether JSPI works here; without it, calls are made the ordinary way
+// (every `await` still works, only run_sync does not).
+function callPython(pyodide, fn, ...args) {
+  return pyodide._module.jspiSupported ? fn.callWithOptions({ promising: true }, ...args) : fn(...args);
+}
+
+async function handle(request, env, ctx) {
+  const url = new URL(request.url);
+  const entry = { t: Date.now(), method: request.method, path: url.pathname + url.search, status: null, ms: null };
+  record(log.requests, entry);
+  try {
+    const { pyodide, callFetch, entrypoint } = await getPython();
+    const response = await callPython(pyodide, callFetch, entrypoint, ctx, env, request);
+    entry.status = response.status;
+    return response;
+  } catch (err) {
+    entry.status = 500;
+    reportError("uncaught exception", err, `${request.method} ${url.pathname}`);
+    // In production the runtime answers an uncaught exception with a 500 error page.
+    return new Response("Worker threw an exception (the traceback is in the terminal)\n", {
+      status: 500,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  } finally {
+    entry.ms = Date.now() - entry.t;
+  }
+}
+
+// The control API (reached only from Node, through Miniflare's getWorker, with a per-process token).
+async function control(request) {
+  const { pathname } = new URL(request.url);
+  const json = (value) => Response.json(value);
+  if (pathname === "/warmup") {
+    try {
+      const { pyodide } = await getPython();
+      return json({ ok: true, pyodide: pyodide.version, python: pyodide.runPython("import sys; sys.version") });
+    } catch (err) {
+      reportError("the Worker failed to start", err);
+      return json({ ok: false, error: pythonErrorText(err) });
+    }
+  }
+  if (pathname === "/log" && request.method === "GET") return json(log);
+  if (pathname === "/log" && request.method === "DELETE") {
+    for (const list of Object.values(log)) list.length = 0;
+    return json({ ok: true });
+  }
+  return new Response("unknown control request", { status: 404 });
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    if (request.headers.get("x-local-runtime-control") === config.controlToken) return control(request);
+    return handle(request, env, ctx);
+  },
+};
