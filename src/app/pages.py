@@ -287,7 +287,7 @@ def now_page(now: float) -> NowPage:
 
 
 def not_found_page(route: str) -> NotFoundPage:
-    suggestions = [LinkRef("/", "The home page"), LinkRef("/blog", "All posts")]
+    suggestions = [LinkRef(href("/"), "The home page"), LinkRef(href("/blog"), "All posts")]
     last = route.rstrip("/").rsplit("/", 1)[-1][:100] if isinstance(route, str) else ""
     slugs = [post.slug for post in blog.all_posts()]
     for slug in difflib.get_close_matches(last.lower(), slugs, n=MAX_SUGGESTIONS, cutoff=0.6):

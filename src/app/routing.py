@@ -12,8 +12,9 @@ from enum import Enum
 from urllib.parse import quote
 
 from app import blog
+from app.config import SITE_CONFIG
 from seeding.rendering import RenderMode, SiteRoute
-from seeding.routes import Variant, canonical_path
+from seeding.routes import DATA_SUFFIX, Variant, canonical_path
 
 # Seconds after which a blog page is stale and re-rendered in the background.
 BLOG_REVALIDATE = 60
@@ -54,10 +55,33 @@ def tag_path(tag: str) -> str:
     return f"/tags/{tag}"
 
 
+_URL_SAFE = "/-._~!$&'()*+,;=:@"
+
+
 def href(route: str, variant: Variant = Variant.HTML) -> str:
-    """The URL (percent-encoded) at which a route's variant is served."""
+    """The URL (percent-encoded) at which a route's variant is served, following the
+    site's basePath and trailing-slash settings."""
+    path = canonical_path(
+        route,
+        variant,
+        base_path=SITE_CONFIG.base_path,
+        trailing_slash=SITE_CONFIG.trailing_slash,
+    )
     # errors="replace": an echoed malformed route (a lone surrogate) must not raise.
-    return quote(canonical_path(route, variant), safe="/-._~!$&'()*+,;=:@", errors="replace")
+    return quote(path, safe=_URL_SAFE, errors="replace")
+
+
+def content_href(target: str) -> str:
+    """The URL of a link written in content: site-relative targets ("/now",
+    "/blog/x#part", "/index.json") are mapped like `href`; others pass through."""
+    if not target.startswith("/") or target.startswith("//"):
+        return target
+    path, hash_, fragment = target.partition("#")
+    if path != "/" and path.endswith(DATA_SUFFIX):
+        url = quote(SITE_CONFIG.base_path + path, safe=_URL_SAFE, errors="replace")
+    else:
+        url = href(path.rstrip("/") or "/")
+    return url + hash_ + fragment
 
 
 def _spec(

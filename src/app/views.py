@@ -30,7 +30,7 @@ from app.pages import (
     TagRef,
     unique_anchor,
 )
-from app.routing import href
+from app.routing import content_href, href
 from app.stamp import Stamp
 from seeding.routes import Variant
 
@@ -53,7 +53,7 @@ def inline(text: str) -> Markup:
         if token.kind == "code":
             parts.append(el("code", None, token.text))
         elif token.kind == "link":
-            parts.append(el("a", {"href": token.href}, token.text))
+            parts.append(el("a", {"href": content_href(token.href)}, token.text))
         else:
             parts.append(escape(token.text))
     return join(parts)
@@ -116,7 +116,8 @@ def nav(section: str, path: str) -> Markup:
         current: str | None = None
         if key == section:
             current = "page" if path == target else "true"
-        items.append(el("li", None, el("a", {"href": target, "aria-current": current}, label)))
+        link = el("a", {"href": href(target), "aria-current": current}, label)
+        items.append(el("li", None, link))
     return el("nav", {"class": "site-nav", "aria-label": "Main"}, el("ul", None, items))
 
 
@@ -165,7 +166,10 @@ def layout(page: Page, stamp: Stamp, content: Markup) -> str:
         "header",
         {"class": "site-header"},
         el(
-            "a", {"class": "brand", "href": "/"}, el("span", {"class": "logo"}, "¶"), SITE_INFO.name
+            "a",
+            {"class": "brand", "href": href("/")},
+            el("span", {"class": "logo"}, "¶"),
+            SITE_INFO.name,
         ),
         nav(meta.section, meta.path),
     )
@@ -228,7 +232,7 @@ def home_view(page: HomePage) -> Markup:
                 el(
                     "p",
                     {"class": "more"},
-                    el("a", {"href": "/blog"}, f"All {page.post_count} posts →"),
+                    el("a", {"href": href("/blog")}, f"All {page.post_count} posts →"),
                 ),
             ),
             el(
@@ -307,7 +311,7 @@ def post_view(page: PostPage) -> Markup:
         el(
             "header",
             {"class": "post-header"},
-            el("p", {"class": "crumbs"}, el("a", {"href": "/blog"}, "Blog"), " /"),
+            el("p", {"class": "crumbs"}, el("a", {"href": href("/blog")}, "Blog"), " /"),
             el("h1", None, page.meta.title),
             post_meta(
                 page.published,
@@ -352,7 +356,7 @@ def _pager_link(link: LinkRef | None, rel: str, label: str) -> Markup:
 def tag_view(page: TagPage) -> Markup:
     return join(
         (
-            el("p", {"class": "crumbs"}, el("a", {"href": "/blog"}, "Blog"), " / tags"),
+            el("p", {"class": "crumbs"}, el("a", {"href": href("/blog")}, "Blog"), " / tags"),
             el("h1", None, page.meta.title),
             el("p", {"class": "lede"}, page.meta.description),
             post_list(page.posts),

@@ -8,10 +8,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app import SITE
+import app.routing
+from app import SITE, SITE_CONFIG
 from app.content import POSTS
 from app.html import el, escape, raw
 from app.inline import parse_inline
+from seeding.config import SiteConfig
 from seeding.rendering import Renderer, RenderMode, RenderRequest, RenderResult
 from seeding.routes import Variant, resolve_request_path, validate_route_key
 
@@ -108,6 +110,28 @@ def test_every_route_key_satisfies_the_path_contract() -> None:
 
 def test_site_routes_is_deterministic() -> None:
     assert SITE.site_routes() == SITE.site_routes()
+
+
+def test_site_config_is_exported_with_root_canonical_paths() -> None:
+    assert isinstance(SITE_CONFIG, SiteConfig)
+    assert SITE_CONFIG.base_path == "" and SITE_CONFIG.trailing_slash is False
+
+
+async def test_links_follow_base_path_and_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        app.routing, "SITE_CONFIG", SiteConfig(base_path="/docs", trailing_slash=True)
+    )
+    result = await render("/")
+    hrefs = [attrs["href"] for tag, attrs in parse(result).tags if attrs.get("href")]
+    site_links = [
+        h for h in hrefs if h.startswith("/") and h not in ("/styles.css", "/favicon.svg")
+    ]
+    assert site_links and all(h.startswith("/docs/") or h == "/docs" for h in site_links)
+    assert "/docs" in hrefs  # the home page
+    assert "/docs/blog/" in hrefs and "/docs/now/" in hrefs  # nav and an inline content link
+    assert "/docs/index.json" in hrefs
+    document = json.loads((await render("/blog", Variant.DATA)).body)
+    assert document["page"]["posts"][0]["href"] == f"/docs/blog/{POSTS[0].slug}/"
 
 
 # Rendering ---------------------------------------------------------------------------
