@@ -1,8 +1,36 @@
-"""Worker entry point (placeholder until the seeding core is wired)."""
+"""Worker entry point: wiring only. The request flow lives in `seeding.handler`."""
 
-from workers import Response, WorkerEntrypoint
+import time
+
+from workers import WorkerEntrypoint
+
+from app import SITE, SITE_CONFIG
+from seeding.cache import DEFAULT_MAX_BYTES
+from seeding.config import CACHE_BUDGET_VAR, ConfigError, cache_budget
+from seeding.handler import SiteHandler, create_handler
+from workers_bridge import AssetsBinding, to_plain_request, to_workers_response
+
+# Isolate-global: created by the first request (the budget is a wrangler var, and
+# env only exists inside a request), then shared by every request of the isolate.
+_handler: SiteHandler | None = None
+
+
+def _isolate_handler(env) -> SiteHandler:
+    global _handler
+    if _handler is None:
+        try:
+            budget = cache_budget({CACHE_BUDGET_VAR: getattr(env, CACHE_BUDGET_VAR, None)})
+        except ConfigError as exc:
+            print(f"error: {exc}; using the default of {DEFAULT_MAX_BYTES} bytes")
+            budget = DEFAULT_MAX_BYTES
+        _handler = create_handler(SITE, SITE_CONFIG, max_bytes=budget, clock=time.time)
+    return _handler
 
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        return Response("hello from the Python Worker")
+        handler = _isolate_handler(self.env)
+        response = await handler.handle(
+            to_plain_request(request), AssetsBinding(self.env.ASSETS), self.ctx.waitUntil
+        )
+        return to_workers_response(response)
