@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Install the pinned Node packages (miniflare, wrangler, pyodide) from the lockfile.
-# Idempotent: reinstalls only when package-lock.json changed.
+# Install the pinned Node packages (miniflare, wrangler, pyodide, a Node 22 binary on linux-x64)
+# from package-lock.json. Idempotent: runs `npm ci` only when node_modules is missing or was
+# installed from another lockfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: npm not found: install Node.js 20+ with npm" >&2
+  exit 1
+fi
 stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "setup: installing Node packages from package-lock.json"
-  npm ci --no-audit --no-fund --loglevel=error 2> >(grep -v 'Unknown user config "nodedir"' >&2)
+  echo "setup: installing Node packages (npm ci)"
+  # --loglevel=error: npm itself may run on an older Node than the pinned tools ask for
+  # (EBADENGINE warnings); the tools run on node_modules/.bin/node.
+  npm ci --no-audit --no-fund --loglevel=error
+  rm -f node_modules/.installed-*
   touch "$stamp"
 fi
