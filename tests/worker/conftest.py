@@ -1,0 +1,327 @@
+"""HTTP tests against the Python Worker.
+
+WORKER_TARGET=local (default): the session starts the local runtime (runtime/server.mjs:
+Miniflare + Pyodide in workerd) once, in test mode, on free loopback ports, after building the
+prerendered pages when the build scripts exist (WORKER_SKIP_BUILD=1 skips that).
+
+WORKER_TARGET=wrangler-dev + WORKER_URL=http://127.0.0.1:8787: the same HTTP tests against a
+`wrangler dev` someone runs on a machine with internet. Tests that need the asset log, fault
+injection or a restart skip themselves there.
+
+Fixtures:
+    worker        WorkerClient for the project's Worker (src/ + public/ of this repository)
+    local_worker  the same, but skips unless the target is the local runtime
+    probe_worker  WorkerClient for tests/worker/probe (a tiny Worker that exercises the runtime
+                  itself), served with this repository's wrangler.toml; local target only
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE_SRC = Path(__file__).resolve().parent / "probe" / "src"
+TARGET = os.environ.get("WORKER_TARGET", "local")
+START_TIMEOUT_S = 180
+CONTROL_TIMEOUT_S = 120
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _http(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 30,
+) -> HttpResponse:
+    """One request over a fresh connection; redirects are not followed."""
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read()
+        merged: dict[str, str] = {}
+        for name, value in response.getheaders():
+            key = name.lower()
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        return HttpResponse(response.status, merged, data)
+    finally:
+        conn.close()
+
+
+@dataclass
+class WorkerClient:
+    """What a test talks to: the Worker over real HTTP, and the runtime's control API."""
+
+    base_url: str
+    control_url: str | None = None
+    target: str = "local"
+    runtime: LocalRuntimeProcess | None = field(default=None, repr=False)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float = 30,
+    ) -> HttpResponse:
+        return _http(self.base_url, method, path, headers=headers, body=body, timeout=timeout)
+
+    def get(
+        self, path: str, headers: dict[str, str] | None = None, timeout: float = 30
+    ) -> HttpResponse:
+        return self.request("GET", path, headers=headers, timeout=timeout)
+
+    def head(self, path: str, headers: dict[str, str] | None = None) -> HttpResponse:
+        return self.request("HEAD", path, headers=headers)
+
+    # --- control API (local runtime only) ------------------------------------------------------
+
+    @property
+    def has_control(self) -> bool:
+        return self.control_url is not None
+
+    def _control(self, method: str, path: str, payload: Any = None) -> Any:
+        if self.control_url is None:
+            pytest.skip(
+                f"needs the local runtime's control API (asset log, faults, restart); "
+                f"WORKER_TARGET={self.target} has none"
+            )
+        body = None if payload is None else json.dumps(payload).encode()
+        response = _http(
+            self.control_url,
+            method,
+            path,
+            headers={"content-type": "application/json"},
+            body=body,
+            timeout=CONTROL_TIMEOUT_S,
+        )
+        if response.status != 200:
+            raise RuntimeError(f"control {method} {path}: {response.status} {response.text}")
+        return response.json()
+
+    def asset_log(self) -> list[dict[str, Any]]:
+        """Every env.ASSETS fetch made by Python since the last reset or restart:
+        [{"t": epoch ms, "method", "path", "status" (None if it raised), "ms", "fault"}]."""
+        return self._control("GET", "/asset-log")
+
+    def reset_asset_log(self) -> None:
+        self._control("DELETE", "/asset-log")
+
+    def set_faults(self, faults: list[dict[str, Any]]) -> None:
+        """Replace the fault list. Each fault: exactly one of "path" (glob, * matches any
+        characters) or "prefix"; one or more of "raise" (True or a message: the binding throws),
+        "status" (answered instead of the asset), "delay_ms"; optional "times" (only the first N
+        matching fetches). The first matching fault applies. Faults survive restart()."""
+        self._control("PUT", "/faults", faults)
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "/faults")
+
+    def restart(self, warm: bool = True) -> dict[str, Any]:
+        """A fresh isolate (new workerd process): module state is gone, src/ is re-read. With
+        warm, Python is loaded and the main module imported before this returns. Clears the logs."""
+        return self._control("POST", "/restart" + ("" if warm else "?warm=0"))
+
+    def python_log(self) -> dict[str, list[dict[str, Any]]]:
+        """{"requests": [{t, method, path, status, ms}] that reached Python,
+        "output": [{t, stream, line}] printed by Python, "errors": [{t, kind, detail, message}]}."""
+        return self._control("GET", "/python-log")
+
+    def reset_python_log(self) -> None:
+        self._control("DELETE", "/python-log")
+
+    def python_paths(self) -> list[str]:
+        """Paths (with query) of the requests that reached Python."""
+        return [r["path"] for r in self.python_log()["requests"]]
+
+
+class LocalRuntimeProcess:
+    """runtime/server.mjs in test mode, as a child process; its output goes to a log file."""
+
+    def __init__(self, root: Path, log_path: Path) -> None:
+        self.root = root
+        self.log_path = log_path
+        self.lines: list[str] = []
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.control = ""
+
+    def start(self) -> None:
+        node = ROOT / "node_modules" / ".bin" / "node"
+        cmd = [
+            str(node) if node.exists() else "node",
+            str(ROOT / "runtime" / "server.mjs"),
+            "--root",
+            str(self.root),
+            "--port",
+            "0",
+            "--control-port",
+            "0",
+            "--exit-on-stdin-close",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        ready = threading.Event()
+        threading.Thread(target=self._pump, args=(ready,), daemon=True).start()
+        if not ready.wait(START_TIMEOUT_S) or not self.url:
+            self.stop()
+            raise RuntimeError(f"the local runtime did not start:\n{self.tail()}")
+
+    def _pump(self, ready: threading.Event) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        with self.log_path.open("w", encoding="utf-8") as log:
+            for line in self.proc.stdout:
+                self.lines.append(line)
+                log.write(line)
+                log.flush()
+                if line.startswith("LOCAL_RUNTIME_READY "):
+                    info = json.loads(line.split(" ", 1)[1])
+                    self.url, self.control = info["url"], info["control"]
+                    ready.set()
+        ready.set()  # the process ended
+
+    def tail(self, n: int = 60) -> str:
+        return "".join(self.lines[-n:])
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def _run(cmd: list[str], what: str) -> None:
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{what} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+
+
+@pytest.fixture(scope="session")
+def runtime_installed() -> None:
+    """node_modules from the lockfile and the vendored workers SDK (python_modules/)."""
+    _run(["bash", "scripts/setup-node.sh"], "scripts/setup-node.sh")
+    _run(["bash", "scripts/vendor_sdk.sh"], "scripts/vendor_sdk.sh")
+
+
+@pytest.fixture(scope="session")
+def built_site() -> None:
+    """Prerender and copy into public/__prerender/, when the build scripts exist."""
+    if os.environ.get("WORKER_SKIP_BUILD") == "1":
+        return
+    if (ROOT / "scripts" / "prerender.py").exists():
+        _run([sys.executable, "scripts/prerender.py", "--out", "build"], "prerender.py")
+    if (ROOT / "scripts" / "copy_prerender.py").exists() and (ROOT / "build").is_dir():
+        _run([sys.executable, "scripts/copy_prerender.py", "build", "public"], "copy_prerender.py")
+
+
+def _serve(root: Path, log_path: Path) -> Iterator[WorkerClient]:
+    runtime = LocalRuntimeProcess(root, log_path)
+    runtime.start()
+    try:
+        yield WorkerClient(runtime.url, runtime.control, "local", runtime)
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture(scope="session")
+def worker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerClient]:
+    if TARGET == "wrangler-dev":
+        url = os.environ.get("WORKER_URL", "http://127.0.0.1:8787")
+        yield WorkerClient(url, None, "wrangler-dev")
+        return
+    if TARGET != "local":
+        raise pytest.UsageError(f"WORKER_TARGET must be 'local' or 'wrangler-dev', not {TARGET!r}")
+    request.getfixturevalue("runtime_installed")
+    request.getfixturevalue("built_site")
+    log_path = tmp_path_factory.mktemp("runtime") / "worker.log"
+    yield from _serve(ROOT, log_path)
+
+
+@pytest.fixture
+def local_worker(worker: WorkerClient) -> WorkerClient:
+    if not worker.has_control:
+        pytest.skip(f"needs the local runtime (WORKER_TARGET={TARGET})")
+    return worker
+
+
+@pytest.fixture(scope="session")
+def probe_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project holding the probe Worker: this repository's wrangler.toml (copied, so the
+    settings are the real ones), the probe's src/, a small public/ and the vendored SDK."""
+    root = tmp_path_factory.mktemp("probe")
+    shutil.copy(ROOT / "wrangler.toml", root / "wrangler.toml")
+    shutil.copytree(PROBE_SRC, root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    public = root / "public"
+    (public / "__prerender").mkdir(parents=True)
+    (public / "styles.css").write_text("body { color: #222; }\n")
+    (public / "__prerender" / "probe.txt").write_text("private probe file\n")
+    (root / "python_modules").symlink_to(ROOT / "python_modules", target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def probe_worker(
+    request: pytest.FixtureRequest, probe_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerClient]:
+    if TARGET != "local":
+        pytest.skip(f"the probe Worker runs only on the local runtime (WORKER_TARGET={TARGET})")
+    request.getfixturevalue("runtime_installed")
+    log_path = tmp_path_factory.mktemp("runtime") / "probe.log"
+    yield from _serve(probe_root, log_path)
+
+
+def wait_for(predicate: Any, timeout: float = 10, interval: float = 0.05) -> Any:
+    """Poll until predicate() is truthy; return its value (or the last one on timeout)."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
