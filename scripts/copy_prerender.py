@@ -1,13 +1,26 @@
 #!/usr/bin/env python3
 """Copy a prerender build into the static assets directory, under `__prerender/`.
 
-    python scripts/copy_prerender.py BUILD_DIR ASSETS_DIR
+    python scripts/copy_prerender.py BUILD_DIR ASSETS_DIR [--layout sharded|manifest|both]
+
+Layouts (the Worker's `SEED_INDEX` var must name the one it reads):
+
+- `sharded` (default): `meta/build.json`, `index/<shard>.json` and
+  `packs/<shard>/<pack>.bin`, as `seeding.layout` plans them from the manifest. A cold
+  seed then reads build.json (once per isolate), one shard of ~128 routes and one pack
+  of two routes' bodies, whatever the site's size; 100,000 routes with HTML and data
+  variants need ~51,200 files instead of 200,000. The manifest is not shipped: it is
+  the build's listing, validated here, and no part of the run time reads it (shipping
+  it would also cap a site at a 25 MiB manifest).
+- `manifest`: `meta/manifest.json` plus one file per route variant, as the build has
+  them: the baseline, which a Worker with `SEED_INDEX = "manifest"` reads.
+- `both`: everything above, so either Worker setting can run against one deploy.
 
 - Validates first: the manifest parses against the schema, every file it lists exists
   as a regular file of the listed size, none is over 25 MiB, and the assets directory
-  stays within the platform's file limits (a warning near 20,000 files, the Free plan;
-  a refusal over 100,000, the Paid plan).
-- Copies only what the manifest lists, into a staging directory beside ASSETS_DIR,
+  stays within the platform's file limits, counting the files this layout will upload
+  (a warning near 20,000 files, the Free plan; a refusal over 100,000, the Paid plan).
+- Writes only what the manifest lists, into a staging directory beside ASSETS_DIR,
   then swaps it in: the previous `__prerender/` is replaced whole (no file of an older
   build survives) and an interrupted copy leaves it intact.
 - Never writes outside `ASSETS_DIR/__prerender/`: absolute paths, `..` and symlinks
@@ -30,6 +43,13 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from seeding.layout import (  # noqa: E402
+    BUILD_FILE,
+    LayoutPlan,
+    pack_file,
+    plan_layout,
+    shard_file,
+)
 from seeding.manifest import (  # noqa: E402
     MAX_ASSET_BYTES,
     ManifestError,
@@ -43,6 +63,8 @@ PAID_PLAN_FILES = 100_000
 WARN_FILES = 18_000
 STAGING_PREFIX = f".{PRERENDER_DIR}-staging-"
 OLD_PREFIX = f".{PRERENDER_DIR}-old-"
+LAYOUTS = ("sharded", "manifest", "both")
+DEFAULT_LAYOUT = "sharded"
 
 
 class InvalidInput(Exception):
@@ -81,7 +103,7 @@ def regular_file(root: Path, relative: PurePosixPath, where: str) -> os.stat_res
     return st
 
 
-def load_build(build_dir: Path) -> PrerenderManifest:
+def load_build(build_dir: Path, *, ship_manifest: bool = True) -> PrerenderManifest:
     if not build_dir.is_dir():
         raise InvalidInput(
             f"{build_dir}: build directory not found "
@@ -89,8 +111,11 @@ def load_build(build_dir: Path) -> PrerenderManifest:
         )
     manifest_path = build_dir / MANIFEST_FILE
     st = regular_file(build_dir, PurePosixPath(MANIFEST_FILE), "manifest")
-    if st.st_size > MAX_ASSET_BYTES:
-        raise InvalidInput(f"{manifest_path}: {st.st_size} bytes, over the 25 MiB asset limit")
+    if ship_manifest and st.st_size > MAX_ASSET_BYTES:
+        raise InvalidInput(
+            f"{manifest_path}: {st.st_size} bytes, over the 25 MiB asset limit "
+            "(use --layout sharded, which does not ship the manifest)"
+        )
     try:
         return parse_manifest(manifest_path.read_bytes(), str(manifest_path))
     except ManifestError as exc:
@@ -175,34 +200,116 @@ def recover_interrupted_swap(assets_dir: Path, target: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def copy_build(build_dir: Path, assets_dir: Path) -> int:
-    manifest = load_build(build_dir)
+def plan_files(manifest: PrerenderManifest, layout: str) -> tuple[int, LayoutPlan | None]:
+    """How many files `layout` uploads for `manifest`, and the sharded plan if any.
+    Pure (reads and writes nothing), so a 100,000-route site can be sized cheaply."""
+    if layout not in LAYOUTS:
+        raise InvalidInput(f"--layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+    count = 0
+    plan = None
+    if layout in ("manifest", "both"):
+        count += 1 + sum(len(r.variants) for r in manifest.routes.values())
+    if layout in ("sharded", "both"):
+        plan = plan_layout(manifest)
+        count += plan.file_count
+    return count, plan
+
+
+def emit_file(destination: Path, content: bytes | Path) -> None:
+    """Every write into staging goes through here: a copy of a build file, or bytes."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, Path):
+        shutil.copyfile(content, destination, follow_symlinks=False)
+    else:
+        destination.write_bytes(content)
+
+
+def read_listed(build_dir: Path, relative: str, size: int, where: str) -> bytes:
+    """A listed file's bytes, checked again against its listed size (it may have
+    changed since validation)."""
+    path = build_dir / relative
+    with path.open("rb") as f:
+        data = f.read(size + 1)
+    if len(data) != size:
+        raise InvalidInput(
+            f"{where}: {path} has {len(data)} bytes now, the manifest says {size} "
+            "(the build changed during the copy; re-run scripts/prerender.py)"
+        )
+    return data
+
+
+def write_sharded(build_dir: Path, plan: LayoutPlan, staging: Path, progress: Progress) -> None:
+    for shard in plan.shards:
+        for n, pack in enumerate(shard.packs):
+            chunks = [
+                read_listed(
+                    build_dir,
+                    part.source.file,
+                    part.source.bytes,
+                    f"routes[{part.route!r}].variants.{part.variant.value}",
+                )
+                for part in pack.parts
+            ]
+            emit_file(staging / pack_file(shard.shard, n), b"".join(chunks))
+            progress.step()
+        text = shard.to_json(plan.layout).encode("utf-8")
+        if len(text) > MAX_ASSET_BYTES:
+            raise InvalidInput(
+                f"{shard_file(shard.shard)}: {len(text)} bytes, over the 25 MiB asset limit "
+                "(routes with very long keys or header sets; prerender fewer routes)"
+            )
+        emit_file(staging / shard_file(shard.shard), text)
+        progress.step()
+    emit_file(staging / BUILD_FILE, plan.layout.to_json().encode("utf-8"))
+    progress.step()
+
+
+class Progress:
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+
+    def step(self) -> None:
+        self.done += 1
+        if self.done % 1000 == 0:
+            print(f"copy: {self.done}/{self.total} files")
+
+
+def copy_build(build_dir: Path, assets_dir: Path, layout: str = DEFAULT_LAYOUT) -> int:
+    if layout not in LAYOUTS:
+        raise InvalidInput(f"--layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+    manifest = load_build(build_dir, ship_manifest=layout != "sharded")
     files = validate_files(build_dir, manifest)
     target = check_target(assets_dir)
-    check_file_limits(assets_dir, len(files) + 1)
+    count, plan = plan_files(manifest, layout)
+    check_file_limits(assets_dir, count)
     recover_interrupted_swap(assets_dir, target)
     total_bytes = sum(r.bytes for r in manifest.files())
+    shape = f"layout {layout}"
+    if plan is not None:
+        shape += f" ({plan.layout.shards} shards, {plan.pack_count} packs)"
     print(
-        f"copy: build {manifest.build_id}: {len(manifest.routes)} routes, {len(files)} files, "
-        f"{total_bytes / 1e6:.1f} MB -> {target}"
+        f"copy: build {manifest.build_id}: {len(manifest.routes)} routes, {shape}, "
+        f"{count} files, {total_bytes / 1e6:.1f} MB of pages -> {target}"
     )
 
     # Staging lives beside the assets dir (same file system, so the swap is a rename)
     # and outside it, so an interrupted run never leaves files a deploy would upload.
     parent = assets_dir.resolve().parent
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+    progress = Progress(count)
     try:
-        for n, relative in enumerate([PurePosixPath(MANIFEST_FILE), *files], 1):
-            destination = staging / relative
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(build_dir / relative, destination, follow_symlinks=False)
-            if n % 1000 == 0:
-                print(f"copy: {n}/{len(files) + 1} files")
+        if layout in ("manifest", "both"):
+            for relative in [PurePosixPath(MANIFEST_FILE), *files]:
+                emit_file(staging / relative, build_dir / relative)
+                progress.step()
+        if plan is not None:
+            write_sharded(build_dir, plan, staging, progress)
         swap_in(staging, target, parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    print(f"copy: done, {target} now holds build {manifest.build_id}")
+    print(f"copy: done, {target} now holds build {manifest.build_id} ({layout})")
     return 0
 
 
@@ -227,9 +334,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "assets_dir", type=Path, help="the [assets] directory of wrangler.toml (e.g. ./public)"
     )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=DEFAULT_LAYOUT,
+        help="sharded (default): build.json + index shards + packs, for any site size; "
+        "manifest: the manifest + one file per route variant (the baseline); both. "
+        "The Worker's SEED_INDEX var must match.",
+    )
     args = parser.parse_args(argv)
     try:
-        return copy_build(args.build_dir, args.assets_dir)
+        return copy_build(args.build_dir, args.assets_dir, args.layout)
     except InvalidInput as exc:
         print(f"copy: error: {exc}", file=sys.stderr)
         return 1

@@ -12,6 +12,12 @@ from seeding.cache import DEFAULT_MAX_BYTES
 DEFAULT_EXPIRE_SECONDS = 365 * 24 * 3600
 CACHE_BUDGET_VAR = "SEED_CACHE_MAX_BYTES"
 MIN_CACHE_BYTES = 64 * 1024
+# Which prerender layout the Worker reads: "sharded" (meta/build.json + shards +
+# packs, `seeding.layout`; the default) or "manifest" (meta/manifest.json + one file
+# per route variant; the baseline). Must match `scripts/copy_prerender.py --layout`.
+INDEX_KIND_VAR = "SEED_INDEX"
+INDEX_KINDS = ("sharded", "manifest")
+DEFAULT_INDEX_KIND = "sharded"
 
 
 @dataclass(frozen=True)
@@ -50,5 +56,21 @@ def cache_budget(vars: Mapping[str, str | None]) -> int:
         raise ConfigError(
             f"wrangler.toml [vars] {CACHE_BUDGET_VAR} = {value} is below the "
             f"minimum {MIN_CACHE_BYTES} bytes"
+        )
+    return value
+
+
+def index_kind(vars: Mapping[str, str | None]) -> str:
+    """The prerender layout to read, from the `SEED_INDEX` var ("sharded" or
+    "manifest"); the default when unset. Raises `ConfigError` naming the var."""
+    raw = vars.get(INDEX_KIND_VAR)
+    if raw is None or str(raw).strip() == "":
+        return DEFAULT_INDEX_KIND
+    value = str(raw).strip().lower()
+    if value not in INDEX_KINDS:
+        raise ConfigError(
+            f"wrangler.toml [vars] {INDEX_KIND_VAR} = {raw!r} is not one of "
+            f"{', '.join(repr(k) for k in INDEX_KINDS)} (it must match the --layout "
+            "scripts/copy_prerender.py wrote)"
         )
     return value

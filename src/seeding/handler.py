@@ -222,10 +222,28 @@ class SiteHandler:
 
 
 def create_handler(
-    renderer: Renderer, config: SiteConfig, *, max_bytes: int, clock: Clock
+    renderer: Renderer,
+    config: SiteConfig,
+    *,
+    max_bytes: int,
+    clock: Clock,
+    index_kind: str = "sharded",
 ) -> SiteHandler:
-    """A handler with its own isolate-global state: one per isolate."""
+    """A handler with its own isolate-global state: one per isolate. `index_kind`
+    picks the prerender layout to read (`seeding.config.index_kind`, the `SEED_INDEX`
+    var): "sharded" (`ShardedIndex`) or "manifest" (`ManifestIndex`, the baseline)."""
     from seeding.route_index import ManifestIndex
+    from seeding.sharded_index import ShardedIndex
 
-    index = ManifestIndex(clock, base_path=config.base_path, trailing_slash=config.trailing_slash)
+    index: RouteIndex
+    if index_kind == "sharded":
+        index = ShardedIndex(
+            clock, base_path=config.base_path, trailing_slash=config.trailing_slash
+        )
+    elif index_kind == "manifest":
+        index = ManifestIndex(
+            clock, base_path=config.base_path, trailing_slash=config.trailing_slash
+        )
+    else:
+        raise ValueError(f"index_kind is {index_kind!r}, expected 'sharded' or 'manifest'")
     return SiteHandler(renderer, config, MemoryCache(max_bytes), index, clock)

@@ -66,9 +66,24 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class VariantRecord:
+    """Where one variant's body is, and what to answer with.
+
+    The body is `bytes` long and starts at `offset` in `file` (relative to the
+    prerender root). In the manifest layout the file is the body (`offset` 0,
+    `file_bytes` None); in the sharded layout (`seeding.layout`) the file is a pack
+    of several bodies, `file_bytes` long. The seeder reads both the same way: fetch
+    the file, check its size, slice.
+    """
+
     file: str  # relative to the prerender root, as `routes.variant_file` says
     bytes: int
     headers: Mapping[str, str]
+    offset: int = 0
+    file_bytes: int | None = None  # None: the file holds exactly this body
+
+    @property
+    def expected_file_bytes(self) -> int:
+        return self.bytes if self.file_bytes is None else self.file_bytes
 
 
 @dataclass(frozen=True)
