@@ -19,6 +19,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from enum import Enum
+from urllib.parse import unquote
 
 # Everything the build ships privately lives below this asset prefix.
 PRERENDER_DIR = "__prerender"
@@ -39,6 +40,9 @@ NOT_FOUND_ROUTE = "/_not-found"
 
 # Longer request paths are never routes; keeps hashing and lookups cheap under abuse.
 MAX_ROUTE_LENGTH = 1024
+# The longest request path (basePath stripped) that can still name a route: every
+# character percent-encoded as up to 4 UTF-8 bytes, plus the data suffix.
+_MAX_ENCODED_LENGTH = 12 * MAX_ROUTE_LENGTH + len(ROOT_DATA_STEM) + len(DATA_SUFFIX) + 1
 
 _HEX = "0123456789abcdefABCDEF"
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -85,6 +89,11 @@ def validate_route_key(route: str) -> None:
         raise InvalidRouteKey(f"route {route!r} must be a string starting with '/'")
     if route == "/":
         return
+    try:
+        route.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: no file name can be derived from it, no page rendered.
+        raise InvalidRouteKey(f"route {route!r} is not encodable as UTF-8") from None
     if route.endswith("/"):
         raise InvalidRouteKey(f"route {route!r} must not end with '/'")
     if len(route) > MAX_ROUTE_LENGTH:
@@ -136,7 +145,8 @@ def percent_decode(raw: str) -> str | None:
             out.append(int(pair, 16))
             i += 3
         else:
-            out.extend(ch.encode("utf-8"))
+            # A lone surrogate passes here and fails the strict decode below.
+            out.extend(ch.encode("utf-8", "surrogatepass"))
             i += 1
     try:
         return out.decode("utf-8")
@@ -149,9 +159,11 @@ def is_private_path(raw_path: str) -> bool:
     doubled slashes, dot segments, other case. Such a request must answer 404."""
     decoded = raw_path
     # Decode repeatedly: a double-encoded spelling must not slip through either.
+    # Leniently: a malformed escape or non-UTF-8 bytes elsewhere in the path must
+    # not hide the prefix ("/%5F_prerender/%zz").
     for _ in range(3):
-        step = percent_decode(decoded)
-        if step is None or step == decoded:
+        step = unquote(decoded, errors="replace")
+        if step == decoded:
             break
         decoded = step
     decoded = decoded.replace("\\", "/").lower()
@@ -175,7 +187,7 @@ def resolve_request_path(
     escapes, control characters, backslashes, empty or dot segments, too long.
     Never raises for any string input.
     """
-    if not isinstance(raw_path, str) or len(raw_path) > 3 * MAX_ROUTE_LENGTH:
+    if not isinstance(raw_path, str):
         return None
     if base_path:
         if raw_path == base_path:
@@ -184,6 +196,8 @@ def resolve_request_path(
             raw_path = raw_path[len(base_path) :]
         else:
             return None
+    if len(raw_path) > _MAX_ENCODED_LENGTH:
+        return None
     path = percent_decode(raw_path)
     if path is None or not path.startswith("/"):
         return None
