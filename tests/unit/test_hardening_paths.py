@@ -24,7 +24,7 @@ from seeding.routes import (
     resolve_request_path,
     validate_route_key,
 )
-from tests.unit.hardening_support import Isolate, allowed_fetches, build_once
+from tests.unit.hardening_support import Isolate, allowed_fetches, build_once, copy_once
 
 SETTINGS = settings(
     max_examples=300,
@@ -62,19 +62,21 @@ request_paths = st.one_of(
     st.builds(lambda n: "/" + "a" * n, st.integers(MAX_ROUTE_LENGTH - 2, 3 * MAX_ROUTE_LENGTH + 2)),
     known_variants,
 )
-configs = st.sampled_from(
-    [SiteConfig(), SiteConfig(trailing_slash=True), SiteConfig(base_path="/docs")]
-)
+CONFIGS = [SiteConfig(), SiteConfig(trailing_slash=True), SiteConfig(base_path="/docs")]
+LAYOUTS = ["manifest", "sharded"]
+configs = st.sampled_from(CONFIGS)
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory) -> dict[SiteConfig, Path]:
+def roots(tmp_path_factory) -> dict[tuple[SiteConfig, str], Path]:
+    """Prerender roots of the fake site for each config, in each layout the Worker
+    reads: the build directory itself (manifest) and a sharded copy."""
     root = tmp_path_factory.mktemp("builds")
     out = {}
-    for n, config in enumerate(
-        [SiteConfig(), SiteConfig(trailing_slash=True), SiteConfig(base_path="/docs")]
-    ):
-        out[config] = build_once(root / f"build{n}", config=config)
+    for n, config in enumerate(CONFIGS):
+        build = build_once(root / f"build{n}", config=config)
+        out[config, "manifest"] = build
+        out[config, "sharded"] = copy_once(build, root / f"public{n}", "sharded")
     return out
 
 
@@ -202,11 +204,15 @@ def test_private_prefix_with_malformed_tails(path: str) -> None:
 
 
 @SETTINGS
-@given(path=private_spellings(), query=st.sampled_from(["", "?x=1", "?__prerender/x"]))
+@given(
+    path=private_spellings(),
+    query=st.sampled_from(["", "?x=1", "?__prerender/x"]),
+    layout=st.sampled_from(LAYOUTS),
+)
 def test_private_spellings_answer_404_without_fetch_or_render(
-    builds: dict[SiteConfig, Path], path: str, query: str
+    roots: dict[tuple[SiteConfig, str], Path], path: str, query: str, layout: str
 ) -> None:
-    isolate = Isolate(builds[SiteConfig()])
+    isolate = Isolate(roots[SiteConfig(), layout], index=layout)
     response = isolate.get(path + query)
     assert response.status == 404, path
     assert isolate.assets.log == []
@@ -218,13 +224,23 @@ def test_private_spellings_answer_404_without_fetch_or_render(
 
 
 @SETTINGS
-@given(config=configs, paths=st.lists(request_paths, min_size=1, max_size=4), head=st.booleans())
+@given(
+    config=configs,
+    layout=st.sampled_from(LAYOUTS),
+    paths=st.lists(request_paths, min_size=1, max_size=4),
+    head=st.booleans(),
+)
 def test_any_request_path_is_answered_without_5xx_or_foreign_fetches(
-    builds: dict[SiteConfig, Path], config: SiteConfig, paths: list[str], head: bool
+    roots: dict[tuple[SiteConfig, str], Path],
+    config: SiteConfig,
+    layout: str,
+    paths: list[str],
+    head: bool,
 ) -> None:
-    root = builds[config]
+    root = roots[config, layout]
     allowed = allowed_fetches(root)
-    isolate = Isolate(root, config=config)  # one isolate serves the whole sequence
+    # One isolate serves the whole sequence.
+    isolate = Isolate(root, config=config, index=layout)
     for path in paths:
         before = len(isolate.assets.log)
         response = isolate.get(path, method="HEAD" if head else "GET")
@@ -233,16 +249,16 @@ def test_any_request_path_is_answered_without_5xx_or_foreign_fetches(
         for asset in fetched:
             assert asset.startswith("/__prerender/"), asset
             assert asset in allowed, asset
-        route_files = [a for a in fetched if allowed[a]]
-        if route_files:
-            # Only the route this very path names is ever fetched.
+        body_files = [a for a in fetched if allowed[a]]
+        if body_files:
+            # A body file is fetched only for the route this very path names.
             target = resolve_request_path(
                 urlsplit("https://example.com" + path).path or "/",
                 base_path=config.base_path,
                 trailing_slash=config.trailing_slash,
             )
             assert target is not None and target.canonical
-            assert {allowed[a] for a in route_files} == {target.route}
+            assert all(target.route in allowed[a] for a in body_files), (path, body_files)
         if response.status in (301, 302, 307, 308):
             location = response.headers["location"]
             assert location.startswith("/") and not location.startswith(("//", "/\\"))
@@ -250,11 +266,12 @@ def test_any_request_path_is_answered_without_5xx_or_foreign_fetches(
             assert follow.status not in (301, 302, 307, 308), (path, location)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("config", [SiteConfig(), SiteConfig(base_path="/docs")])
-async def test_data_variants_of_known_routes_fetch_their_own_data_file(
-    builds: dict[SiteConfig, Path], config: SiteConfig
+async def test_data_variants_of_known_routes_are_seeded(
+    roots: dict[tuple[SiteConfig, str], Path], config: SiteConfig, layout: str
 ) -> None:
-    isolate = Isolate(builds[config], config=config)
+    isolate = Isolate(roots[config, layout], config=config, index=layout)
     for route in ["/", "/about", "/blog/first"]:
         path = canonical_path(route, Variant.DATA, base_path=config.base_path)
         response = await isolate.request(path)
