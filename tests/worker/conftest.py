@@ -325,3 +325,16 @@ def wait_for(predicate: Any, timeout: float = 10, interval: float = 0.05) -> Any
         time.sleep(interval)
         value = predicate()
     return value
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failure, show the end of the runtime's output (Python tracebacks land there)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, WorkerClient) and value.runtime is not None:
+            runtime = value.runtime
+            report.sections.append((f"local runtime output ({runtime.log_path})", runtime.tail(80)))
