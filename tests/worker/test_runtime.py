@@ -62,6 +62,23 @@ def test_prerender_paths_reach_the_worker_first(worker: WorkerClient) -> None:
         pytest.skip("no prerendered file to tell the Worker's answer from the asset's")
 
 
+def test_module_state_of_the_worker_lives_as_long_as_its_isolate(worker: WorkerClient) -> None:
+    """The memory cache is module state: a second request in the same isolate fetches nothing
+    through ASSETS; after a restart (fresh isolate) the route is seeded again."""
+    if not (ASSETS_DIR / "__prerender").is_dir():
+        pytest.skip("nothing prerendered")
+    worker.restart()
+    assert worker.get("/").status == 200
+    seeded = [f["path"] for f in worker.asset_log()]
+    assert any(p.startswith("/__prerender/") for p in seeded), seeded
+    worker.reset_asset_log()
+    assert worker.get("/").status == 200
+    assert worker.asset_log() == []
+    worker.restart()
+    assert worker.get("/").status == 200
+    assert [f["path"] for f in worker.asset_log()] == seeded
+
+
 # --- the runtime, observed through the probe Worker -----------------------------------------------
 
 
