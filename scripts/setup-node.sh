@@ -8,7 +8,7 @@ if ! command -v npm >/dev/null 2>&1; then
   echo "setup: npm not found: install Node.js 20+ with npm" >&2
   exit 1
 fi
-stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+stamp="node_modules/.installed-$(cat package.json package-lock.json | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Node packages (npm ci)"
   # --loglevel=error: npm itself may run on an older Node than the pinned tools ask for
