@@ -96,7 +96,8 @@ try {
       `compatibility_date ${config.compatibilityDate}`);
   if (warmup) {
     console.log(warmup.ok ? `Python loaded and ${config.mainModule}.py imported in ${warmup.ms} ms`
-        : `the Worker failed to start (traceback above); fix it and retry a request`);
+        : `the Worker failed to start (traceback above); every request answers 500 until ` +
+          (args.watch ? "a .py file is saved (the Worker then restarts)" : "the server is restarted"));
   }
   if (controlPort !== undefined) {
     control = await startControlServer(runtime, { host: "127.0.0.1", port: controlPort });

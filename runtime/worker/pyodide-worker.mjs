@@ -44,12 +44,12 @@ function writeTree(FS, root, files) {
   }
 }
 
+// One Python per isolate. A failed start (say, an ImportError in src) stays failed, as the
+// files cannot change within an isolate: every request answers 500 with that traceback until a
+// restart (server.mjs --watch restarts on edits).
 let pythonPromise;
 function getPython() {
-  pythonPromise ??= boot().catch((err) => {
-    pythonPromise = undefined; // a failed start (say, a SyntaxError in src) is retried next request
-    throw err;
-  });
+  pythonPromise ??= boot();
   return pythonPromise;
 }
 
