@@ -25,6 +25,7 @@ echo "vendor_sdk: installing workers-runtime-sdk==${version} into python_modules
 rm -rf python_modules
 "$PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
   --target python_modules "workers-runtime-sdk==${version}" 2> >(grep -v "is ignored: it is neither" >&2)
-# pywrangler sync marks the folder as a venv and records that it was synced.
+# pywrangler sync marks the folder as a venv and writes its version into .synced; this token
+# names no pywrangler version, so a later `pywrangler sync` (with internet) still re-syncs.
 touch python_modules/pyvenv.cfg
 echo "vendor_sdk.sh (workers-runtime-sdk==${version})" > python_modules/.synced
