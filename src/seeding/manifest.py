@@ -30,6 +30,7 @@ copy script and parsed by the Worker. Any change to its shape bumps SCHEMA_VERSI
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from collections.abc import Iterator, Mapping
@@ -165,10 +166,43 @@ def _route_to_dict(rec: RouteRecord) -> dict[str, Any]:
     }
 
 
+class _JsonObject(dict[str, Any]):
+    """A JSON object that remembers the keys its text gave more than once (plain
+    `json.loads` silently keeps the last); `_Validator.mapping` refuses them."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    obj = _JsonObject(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicates = []
+        for key, _ in pairs:
+            if key in seen:
+                duplicates.append(key)
+            seen.add(key)
+        obj.duplicates = tuple(duplicates)
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """`json.loads`, strictly: bytes must be UTF-8 (no other encoding, no BOM), no
+    NaN or Infinity, and objects remember duplicate keys. Raises ValueError (or
+    UnicodeDecodeError, a subclass) for a document that breaks these rules."""
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8")
+    return json.loads(text, object_pairs_hook=_json_object, parse_constant=_no_constant)
+
+
 def parse_manifest(text: str | bytes, source: str = "manifest.json") -> PrerenderManifest:
     """Parse and validate a manifest. Raises `ManifestError` naming the field at fault."""
     try:
-        raw = json.loads(text)
+        raw = loads_json(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(
             source, "(document)", f"is not valid JSON: {exc}", "re-run scripts/prerender.py"
@@ -326,6 +360,19 @@ class _Validator:
             raise ManifestError(
                 self.source, where, f"is {type(value).__name__}, expected an object"
             )
+        for key in getattr(value, "duplicates", ()):
+            if where == "(document)":
+                field_name = key
+            elif where == "routes":
+                field_name = f"routes[{key!r}]"
+            else:
+                field_name = f"{where}.{key}"
+            raise ManifestError(
+                self.source,
+                field_name,
+                "is given more than once (JSON would keep only the last)",
+                "re-run scripts/prerender.py; list every key once",
+            )
         return value
 
     def string(self, value: Any, where: str, *, nonempty: bool = False) -> str:
@@ -353,4 +400,10 @@ class _Validator:
     def number(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ManifestError(self.source, where, f"is {value!r}, expected a number")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            number = math.inf
+        if not math.isfinite(number):
+            raise ManifestError(self.source, where, f"is {value!r}, expected a finite number")
+        return number
