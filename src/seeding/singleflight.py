@@ -1,9 +1,15 @@
 """One call in flight per key: concurrent callers share the first caller's result.
 
 The first caller (the leader) runs the work in its own request, so its I/O belongs to
-that request; the others only await a Python future. If the leader is cancelled or
-fails, the waiters get `fallback` instead of an exception: seeding is best effort and
-must never raise into another request.
+that request. The others wait by polling on their own timers rather than awaiting a
+future the leader resolves: in Workers, a coroutine woken by another request's
+future continues inside that request's I/O context, and the response it then builds
+fails with "Cannot perform I/O on behalf of a different request". A timer set by the
+waiter fires in the waiter's own context.
+
+If the leader is cancelled, fails, or outlasts `max_wait`, the waiters get `fallback`
+instead of an exception: seeding is best effort and must never raise into another
+request.
 """
 
 from __future__ import annotations
@@ -15,28 +21,46 @@ from typing import Generic, TypeVar
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
+FIRST_POLL_S = 0.001
+MAX_POLL_S = 0.02
+
+
+class _Call(Generic[V]):
+    __slots__ = ("done", "result")
+
+    def __init__(self, fallback: V) -> None:
+        self.done = False
+        self.result = fallback
+
 
 class SingleFlight(Generic[K, V]):
-    def __init__(self) -> None:
-        self._calls: dict[K, asyncio.Future[V]] = {}
+    def __init__(self, max_wait: float = 30.0) -> None:
+        self._calls: dict[K, _Call[V]] = {}
+        self._max_wait = max_wait
 
     def in_flight(self, key: K) -> bool:
         return key in self._calls
 
     async def run(self, key: K, work: Callable[[], Awaitable[V]], fallback: V) -> V:
-        pending = self._calls.get(key)
-        if pending is not None:
-            # shield: a waiter being cancelled must not cancel the shared future.
-            return await asyncio.shield(pending)
-        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
-        self._calls[key] = future
+        call = self._calls.get(key)
+        if call is not None:
+            return await self._wait(call, fallback)
+        call = _Call(fallback)
+        self._calls[key] = call
         try:
-            result = await work()
-        except BaseException:
-            future.set_result(fallback)
-            raise
-        else:
-            future.set_result(result)
-            return result
+            call.result = await work()
+            return call.result
         finally:
+            call.done = True
             del self._calls[key]
+
+    async def _wait(self, call: _Call[V], fallback: V) -> V:
+        delay = FIRST_POLL_S
+        waited = 0.0
+        while not call.done:
+            if waited >= self._max_wait:
+                return fallback
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(MAX_POLL_S, delay * 1.5)
+        return call.result
