@@ -33,6 +33,7 @@ fix); 2 usage.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import stat
@@ -354,4 +355,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A short batch run whose big manifest lives to the end: without the cyclic GC
+    # walking its million objects again and again, planning 100,000 routes takes
+    # half the time. Nothing here makes cyclic garbage worth collecting.
+    gc.disable()
     sys.exit(main())

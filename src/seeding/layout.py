@@ -52,7 +52,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from seeding.manifest import (
     MAX_ASSET_BYTES,
@@ -394,8 +394,7 @@ def _shard_route(
 # --- planning (build time) ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PackPart:
+class PackPart(NamedTuple):
     """One body placed in a pack: `source` is its record in the build's manifest."""
 
     route: str

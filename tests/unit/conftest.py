@@ -12,7 +12,8 @@ from seeding.cache import MemoryCache
 from seeding.config import SiteConfig
 from seeding.handler import SiteHandler
 from seeding.http import Request, Response
-from seeding.route_index import ManifestIndex
+from seeding.route_index import ManifestIndex, RouteIndex
+from seeding.sharded_index import ShardedIndex
 from tests.unit.fakes import FakeAssets, FakeClock, FakeSite, WaitUntil
 
 
@@ -49,22 +50,51 @@ class Harness:
         assert isinstance(self.handler.index, ManifestIndex)
         return self.handler.index
 
+    @property
+    def sharded(self) -> ShardedIndex:
+        assert isinstance(self.handler.index, ShardedIndex)
+        return self.handler.index
+
+
+def copy_layout(build: Path, public: Path, layout: str = "sharded") -> Path:
+    """Run the real copy script's code on a build, quietly; the prerender root."""
+    import scripts.copy_prerender as copy_script
+
+    public.mkdir(parents=True, exist_ok=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert copy_script.copy_build(build, public, layout) == 0
+    return public / "__prerender"
+
 
 async def make_harness(
     tmp_path: Path,
     config: SiteConfig | None = None,
     max_bytes: int = 1 << 20,
     site: FakeSite | None = None,
+    layout: str = "manifest",
 ) -> Harness:
+    """`layout` "manifest" serves the build directory as the prerender root, read by
+    a `ManifestIndex`; "sharded" serves what `copy_prerender --layout sharded` made
+    of it, read by a `ShardedIndex`."""
     config = config or SiteConfig()
     site = site or FakeSite()
     clock = FakeClock()
     build = await prerender(site, config, tmp_path / "build", clock)
     site.renders.clear()
     clock.advance(1)
-    index = ManifestIndex(clock, base_path=config.base_path, trailing_slash=config.trailing_slash)
+    index: RouteIndex
+    root = build
+    if layout == "sharded":
+        root = copy_layout(build, tmp_path / "public")
+        index = ShardedIndex(
+            clock, base_path=config.base_path, trailing_slash=config.trailing_slash
+        )
+    else:
+        index = ManifestIndex(
+            clock, base_path=config.base_path, trailing_slash=config.trailing_slash
+        )
     handler = SiteHandler(site, config, MemoryCache(max_bytes), index, clock)
-    return Harness(site, FakeAssets(build), clock, handler, WaitUntil())
+    return Harness(site, FakeAssets(root), clock, handler, WaitUntil())
 
 
 @pytest.fixture
