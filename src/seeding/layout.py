@@ -63,6 +63,7 @@ from seeding.manifest import (
     RouteStatus,
     VariantRecord,
     _Validator,
+    loads_json,
 )
 from seeding.routes import InvalidRouteKey, Variant, validate_route_key
 
@@ -171,8 +172,10 @@ def _count(v: _Validator, value: Any, where: str, *, minimum: int = 0) -> int:
 
 
 def _loads(text: str | bytes, source: str) -> Any:
+    # The manifest's strict reader: UTF-8 only, no NaN/Infinity, duplicate keys
+    # remembered (and refused by `_Validator.mapping`).
     try:
-        return json.loads(text)
+        return loads_json(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(source, "(document)", f"is not valid JSON: {exc}", _FIX_COPY) from None
 

@@ -335,18 +335,6 @@ def shard_of_about(root: Path) -> Path:
     return root / shard_file(route_shard("/about", layout.shards))
 
 
-# `seeding.layout._loads` still uses plain `json.loads`, which accepts UTF-16 and keeps
-# the last of duplicate keys; `seeding.manifest.loads_json` is the strict reader the
-# manifest uses. Strict: these start passing (and must be unmarked) once it adopts it.
-NEEDS_STRICT_JSON = {
-    "build.json: not UTF-8",
-    "build.json: a field given twice",
-    "shard: a route listed twice",
-}
-AWAITS_STRICT_JSON_IN_LAYOUT = pytest.mark.xfail(
-    strict=True, reason="seeding.layout parses with json.loads, not manifest.loads_json"
-)
-
 SHARDED_FAULTS: list[tuple[str, str, Callable[[Path], None], str]] = [
     (
         "build.json: shards is a string",
@@ -393,16 +381,7 @@ SHARDED_FAULTS: list[tuple[str, str, Callable[[Path], None], str]] = [
 
 @pytest.mark.parametrize(
     ("file", "fault", "field"),
-    [
-        pytest.param(
-            file,
-            f,
-            field,
-            id=name,
-            marks=[AWAITS_STRICT_JSON_IN_LAYOUT] if name in NEEDS_STRICT_JSON else [],
-        )
-        for name, file, f, field in SHARDED_FAULTS
-    ],
+    [pytest.param(file, f, field, id=name) for name, file, f, field in SHARDED_FAULTS],
 )
 async def test_the_worker_serves_through_a_malformed_sharded_index(
     pristine: dict[str, Path],
