@@ -10,8 +10,9 @@ raises on the request path gives a 500 (logged with its traceback).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -122,17 +123,25 @@ class SiteHandler:
         self._store(key, fresh)
         return self._from_entry(request, fresh, "MISS")
 
-    async def _render(self, request: Request, route: str, variant: Variant) -> RenderResult:
-        return await self.renderer.render(
+    async def _render(self, request: Request | None, route: str, variant: Variant) -> RenderResult:
+        """Render for `request`, or with no request headers at all (None: background
+        regeneration, which stores for every client, as the build does). Cache keys
+        are made from the route alone, so a page that reads the request's headers
+        is made dynamic: it may differ per client and must not be stored."""
+        tracked = _ReadTracking(request.headers) if request is not None else None
+        result = await self.renderer.render(
             RenderRequest(
                 route=route,
                 variant=variant,
                 now=self.clock(),
                 method="GET",
-                headers=dict(request.headers),
+                headers=tracked if tracked is not None else {},
                 phase="request",
             )
         )
+        if tracked is not None and tracked.read and not result.dynamic:
+            return dataclasses.replace(result, dynamic=True)
+        return result
 
     def _cacheable_entry(self, result: RenderResult) -> CacheEntry | None:
         if not result.cacheable or is_private_response(result.headers):
@@ -167,7 +176,8 @@ class SiteHandler:
         self, key: str, request: Request, target: RouteTarget, wait_until: WaitUntil
     ) -> None:
         async def regenerate() -> None:
-            result = await self._render(request, target.route, target.variant)
+            # Not with the triggering request's headers: its page is stored for all.
+            result = await self._render(None, target.route, target.variant)
             if result.status == 404:
                 # The page is gone: a 404 replaces it, regenerated like the page was,
                 # so the build's copy is not seeded back on the next request.
@@ -219,6 +229,31 @@ class SiteHandler:
         if request.query:
             location += "?" + request.query
         return Response(308, {"location": location, "cache-control": DYNAMIC_CACHE_CONTROL})
+
+
+class _ReadTracking(Mapping[str, str]):
+    """Request headers that note whether the renderer looked at them (any access:
+    a lookup, `in`, iteration, `len`, a copy)."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = dict(headers)
+        self.read = False
+
+    def __getitem__(self, name: str) -> str:
+        self.read = True
+        return self._headers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self.read = True
+        return iter(self._headers)
+
+    def __len__(self) -> int:
+        self.read = True
+        return len(self._headers)
+
+    def __contains__(self, name: object) -> bool:
+        self.read = True
+        return name in self._headers
 
 
 def create_handler(

@@ -16,12 +16,19 @@ class Request:
 
     @property
     def path(self) -> str:
-        """The raw (still percent-encoded) URL path."""
-        return urlsplit(self.url).path or "/"
+        """The raw (still percent-encoded) URL path; "" (no route) for a URL whose
+        host urlsplit refuses (the host comes from the client's Host header)."""
+        try:
+            return urlsplit(self.url).path or "/"
+        except ValueError:
+            return ""
 
     @property
     def query(self) -> str:
-        return urlsplit(self.url).query
+        try:
+            return urlsplit(self.url).query
+        except ValueError:
+            return ""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -35,7 +35,13 @@ class SiteRoute:
 @dataclass(frozen=True)
 class RenderRequest:
     """What the renderer may know about the request. `now` is epoch seconds read
-    inside the request (the Workers clock only moves on I/O)."""
+    inside the request (the Workers clock only moves on I/O).
+
+    `headers` are the request's (lower-case names); empty at build time and for
+    background regeneration. The cache is keyed by route alone, so a render that
+    reads them in any way is treated as `dynamic` and never cached (as reading
+    `headers()` makes a Next.js page dynamic).
+    """
 
     route: str
     variant: Variant
