@@ -1,5 +1,6 @@
 """Worker entry point: wiring only. The request flow lives in `seeding.handler`."""
 
+import logging
 import time
 
 from workers import WorkerEntrypoint
@@ -9,6 +10,9 @@ from seeding.cache import DEFAULT_MAX_BYTES
 from seeding.config import CACHE_BUDGET_VAR, ConfigError, cache_budget
 from seeding.handler import SiteHandler, create_handler
 from workers_bridge import AssetsBinding, to_plain_request, to_workers_response
+
+# Seeding and regeneration report to the Workers log (stderr); INFO shows regenerations.
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 # Isolate-global: created by the first request (the budget is a wrangler var, and
 # env only exists inside a request), then shared by every request of the isolate.

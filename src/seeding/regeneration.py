@@ -52,5 +52,6 @@ class Regenerator:
         else:
             self._failures.pop(key, None)
             self._not_before.pop(key, None)
+            log.info("seeding: regenerated %s", key.replace("\x00", " "))
         finally:
             self._running.discard(key)

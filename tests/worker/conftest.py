@@ -17,66 +17,25 @@ Fixtures:
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+
+from runtime.local_runtime import HttpResponse, LocalRuntimeProcess, http_request
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE_SRC = Path(__file__).resolve().parent / "probe" / "src"
 TARGET = os.environ.get("WORKER_TARGET", "local")
-START_TIMEOUT_S = 180
 CONTROL_TIMEOUT_S = 120
-
-
-@dataclass
-class HttpResponse:
-    status: int
-    headers: dict[str, str]  # lower-cased names
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def _http(
-    base_url: str,
-    method: str,
-    path: str,
-    *,
-    headers: dict[str, str] | None = None,
-    body: bytes | None = None,
-    timeout: float = 30,
-) -> HttpResponse:
-    """One request over a fresh connection; redirects are not followed."""
-    parts = urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        data = response.read()
-        merged: dict[str, str] = {}
-        for name, value in response.getheaders():
-            key = name.lower()
-            merged[key] = f"{merged[key]}, {value}" if key in merged else value
-        return HttpResponse(response.status, merged, data)
-    finally:
-        conn.close()
 
 
 @dataclass
@@ -96,7 +55,9 @@ class WorkerClient:
         body: bytes | None = None,
         timeout: float = 30,
     ) -> HttpResponse:
-        return _http(self.base_url, method, path, headers=headers, body=body, timeout=timeout)
+        return http_request(
+            self.base_url, method, path, headers=headers, body=body, timeout=timeout
+        )
 
     def get(
         self, path: str, headers: dict[str, str] | None = None, timeout: float = 30
@@ -119,7 +80,7 @@ class WorkerClient:
                 f"WORKER_TARGET={self.target} has none"
             )
         body = None if payload is None else json.dumps(payload).encode()
-        response = _http(
+        response = http_request(
             self.control_url,
             method,
             path,
@@ -165,72 +126,6 @@ class WorkerClient:
     def python_paths(self) -> list[str]:
         """Paths (with query) of the requests that reached Python."""
         return [r["path"] for r in self.python_log()["requests"]]
-
-
-class LocalRuntimeProcess:
-    """runtime/server.mjs in test mode, as a child process; its output goes to a log file."""
-
-    def __init__(self, root: Path, log_path: Path) -> None:
-        self.root = root
-        self.log_path = log_path
-        self.lines: list[str] = []
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.control = ""
-
-    def start(self) -> None:
-        node = ROOT / "node_modules" / ".bin" / "node"
-        cmd = [
-            str(node) if node.exists() else "node",
-            str(ROOT / "runtime" / "server.mjs"),
-            "--root",
-            str(self.root),
-            "--port",
-            "0",
-            "--control-port",
-            "0",
-            "--exit-on-stdin-close",
-        ]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
-        ready = threading.Event()
-        threading.Thread(target=self._pump, args=(ready,), daemon=True).start()
-        if not ready.wait(START_TIMEOUT_S) or not self.url:
-            self.stop()
-            raise RuntimeError(f"the local runtime did not start:\n{self.tail()}")
-
-    def _pump(self, ready: threading.Event) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        with self.log_path.open("w", encoding="utf-8") as log:
-            for line in self.proc.stdout:
-                self.lines.append(line)
-                log.write(line)
-                log.flush()
-                if line.startswith("LOCAL_RUNTIME_READY "):
-                    info = json.loads(line.split(" ", 1)[1])
-                    self.url, self.control = info["url"], info["control"]
-                    ready.set()
-        ready.set()  # the process ended
-
-    def tail(self, n: int = 60) -> str:
-        return "".join(self.lines[-n:])
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 def _run(cmd: list[str], what: str) -> None:
