@@ -108,7 +108,7 @@ def load_build(build_dir: Path, *, ship_manifest: bool = True) -> PrerenderManif
     if not build_dir.is_dir():
         raise InvalidInput(
             f"{build_dir}: build directory not found "
-            "(run scripts/prerender.py --out {build_dir} first)"
+            f"(run scripts/prerender.py --out {build_dir} first)"
         )
     manifest_path = build_dir / MANIFEST_FILE
     st = regular_file(build_dir, PurePosixPath(MANIFEST_FILE), "manifest")
@@ -218,11 +218,16 @@ def plan_files(manifest: PrerenderManifest, layout: str) -> tuple[int, LayoutPla
 
 def emit_file(destination: Path, content: bytes | Path) -> None:
     """Every write into staging goes through here: a copy of a build file, or bytes."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, Path):
-        shutil.copyfile(content, destination, follow_symlinks=False)
-    else:
-        destination.write_bytes(content)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copyfile(content, destination, follow_symlinks=False)
+        else:
+            destination.write_bytes(content)
+    except OSError as exc:
+        if exc.filename is None:  # a failed write() (e.g. ENOSPC) names no file
+            exc.filename = str(destination)
+        raise
 
 
 def read_listed(build_dir: Path, relative: str, size: int, where: str) -> bytes:
@@ -319,7 +324,11 @@ def swap_in(staging: Path, target: Path, parent: Path) -> None:
         old = Path(tempfile.mkdtemp(prefix=OLD_PREFIX, dir=parent))
         old.rmdir()
         target.rename(old)
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except BaseException:
+            old.rename(target)  # put the previous copy back before reporting
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         staging.rename(target)

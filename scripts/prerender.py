@@ -9,7 +9,8 @@ Runs the Worker's own renderer (`app.SITE`) under CPython and writes
 and swapped in at the end, so a failed run never leaves a half-written build.
 
 Exit codes: 0 every route rendered; 1 a route failed to render (it is recorded as
-"error" in the manifest, and named with its exception); 2 usage.
+"error" in the manifest, and named with its exception); 2 usage; 3 the build could
+not be written (the message names the path; the previous build is left as it was).
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ class RouteFailed(Exception):
     pass
 
 
+class BuildWriteFailed(Exception):
+    """Writing the build failed (a full or read-only disk): not a route's fault, so
+    the whole build is abandoned and the previous one kept."""
+
+
+def write_file(target: Path, data: bytes) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:
+        if exc.filename is None:  # a failed write() (e.g. ENOSPC) names no file
+            exc.filename = str(target)
+        raise BuildWriteFailed(str(exc)) from exc
+
+
 async def render_route(
     site: Renderer, route: SiteRoute, built_at: float, out: Path, expire: int | None
 ) -> RouteRecord:
@@ -64,9 +80,7 @@ async def render_route(
         if variant is Variant.HTML:
             revalidate = result.revalidate
         relative = variant_file(route.path, variant)
-        target = out / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(result.body)
+        write_file(out / relative, result.body)
         headers = {k.lower(): v for k, v in result.headers.items()}
         variants[variant] = VariantRecord(file=relative, bytes=len(result.body), headers=headers)
     return RouteRecord(
@@ -102,6 +116,8 @@ async def build(site: Renderer, config: SiteConfig, out: Path) -> tuple[Prerende
             continue
         try:
             record = await render_route(site, route, built_at, out, config.expire)
+        except BuildWriteFailed:
+            raise
         except Exception as exc:
             failures += 1
             reason = f"{type(exc).__name__}: {exc}"
@@ -127,16 +143,18 @@ async def build(site: Renderer, config: SiteConfig, out: Path) -> tuple[Prerende
 async def write_build(site: Renderer, config: SiteConfig, out: Path) -> int:
     """Render into a staging directory beside `out`, then swap it in; the exit code."""
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-staging-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-staging-", dir=out.parent))
+    except OSError as exc:
+        return cannot_write(out, exc)
     try:
         manifest, failures = await build(site, config, staging)
-        manifest_path = staging / MANIFEST_FILE
-        manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        manifest_path.write_text(manifest.to_json(), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        write_file(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
+        swap_in(staging, out)
+    except (BuildWriteFailed, OSError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        return cannot_write(out, exc)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -153,10 +171,35 @@ async def write_build(site: Renderer, config: SiteConfig, out: Path) -> int:
     return 0
 
 
+def swap_in(staging: Path, out: Path) -> None:
+    """Replace `out` with `staging`; if the second rename fails, put `out` back."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+    old.rmdir()
+    out.rename(old)
+    try:
+        staging.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def cannot_write(out: Path, exc: BaseException) -> int:
+    print(
+        f"prerender: error: could not write the build: {exc} ({out} is left as it was)",
+        file=sys.stderr,
+    )
+    return 3
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Render every prerenderable route of the site into a build directory.",
-        epilog="Exit codes: 0 all rendered, 1 a route failed (named above), 2 usage.",
+        epilog="Exit codes: 0 all rendered, 1 a route failed (named above), 2 usage, "
+        "3 the build could not be written (named above; the previous build is kept).",
     )
     parser.add_argument(
         "--out",
