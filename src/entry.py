@@ -7,7 +7,14 @@ from workers import WorkerEntrypoint
 
 from app import SITE, SITE_CONFIG
 from seeding.cache import DEFAULT_MAX_BYTES
-from seeding.config import CACHE_BUDGET_VAR, ConfigError, cache_budget
+from seeding.config import (
+    CACHE_BUDGET_VAR,
+    DEFAULT_INDEX_KIND,
+    INDEX_KIND_VAR,
+    ConfigError,
+    cache_budget,
+    index_kind,
+)
 from seeding.handler import SiteHandler, create_handler
 from workers_bridge import AssetsBinding, to_plain_request, to_workers_response
 
@@ -27,7 +34,14 @@ def _isolate_handler(env) -> SiteHandler:
         except ConfigError as exc:
             print(f"error: {exc}; using the default of {DEFAULT_MAX_BYTES} bytes")
             budget = DEFAULT_MAX_BYTES
-        _handler = create_handler(SITE, SITE_CONFIG, max_bytes=budget, clock=time.time)
+        try:
+            kind = index_kind({INDEX_KIND_VAR: getattr(env, INDEX_KIND_VAR, None)})
+        except ConfigError as exc:
+            print(f"error: {exc}; using {DEFAULT_INDEX_KIND!r}")
+            kind = DEFAULT_INDEX_KIND
+        _handler = create_handler(
+            SITE, SITE_CONFIG, max_bytes=budget, clock=time.time, index_kind=kind
+        )
     return _handler
 
 

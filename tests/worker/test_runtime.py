@@ -103,7 +103,7 @@ def test_python_runs_the_pinned_pyodide_for_the_configured_flag(probe_worker: Wo
 
 def test_env_assets_is_a_real_fetcher_and_vars_are_bound(probe_worker: WorkerClient) -> None:
     names = list(WRANGLER.get("vars", {}))
-    body = probe_worker.get(f"/env?vars={json.dumps(names)}").json()
+    body = probe_worker.get(f"/env?vars={json.dumps(names, separators=(',', ':'))}").json()
     # The SDK wraps env.ASSETS as a fetcher only if it is a JS Fetcher (true of the proxy too).
     assert body["assets_js_class"] == "Fetcher"
     assert body["assets_wrapper"] == "_FetcherWrapper"
