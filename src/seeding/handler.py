@@ -112,7 +112,7 @@ class SiteHandler:
             entry = None
         if entry is not None:
             if entry.is_stale(now):
-                self._regenerate_later(key, request, target, wait_until)
+                self._regenerate_later(key, target, wait_until)
                 return self._from_entry(request, entry, "STALE")
             return self._from_entry(request, entry, "HIT")
 
@@ -172,9 +172,7 @@ class SiteHandler:
         except Exception:
             log.exception("cache write failed for %s; serving uncached", key.replace("\x00", " "))
 
-    def _regenerate_later(
-        self, key: str, request: Request, target: RouteTarget, wait_until: WaitUntil
-    ) -> None:
+    def _regenerate_later(self, key: str, target: RouteTarget, wait_until: WaitUntil) -> None:
         async def regenerate() -> None:
             # Not with the triggering request's headers: its page is stored for all.
             result = await self._render(None, target.route, target.variant)
