@@ -19,7 +19,7 @@ from seeding.handler import SiteHandler, create_handler
 from workers_bridge import AssetsBinding, to_plain_request, to_workers_response
 
 # Seeding and regeneration report to the Workers log (stderr); INFO shows regenerations.
-logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
 # Isolate-global: created by the first request (the budget is a wrangler var, and
 # env only exists inside a request), then shared by every request of the isolate.
