@@ -18,6 +18,7 @@ export function startControlServer(runtime, { host = "127.0.0.1", port = 0 } = {
     "GET /python-log": () => runtime.pythonLog(),
     "DELETE /python-log": () => runtime.resetPythonLog(),
     "POST /warmup": () => runtime.warmup(),
+    "POST /eval": (body) => runtime.evaluate(body?.code),
     "POST /restart": (_body, query) => runtime.restart({ warm: query.get("warm") !== "0" }),
   };
 
@@ -36,7 +37,8 @@ export function startControlServer(runtime, { host = "127.0.0.1", port = 0 } = {
       const body = text ? JSON.parse(text) : undefined;
       reply(200, await serial(() => route(body, url.searchParams)));
     } catch (err) {
-      reply(err instanceof TypeError || err instanceof SyntaxError ? 400 : 500, { error: err.message });
+      const status = err.status ?? (err instanceof TypeError || err instanceof SyntaxError ? 400 : 500);
+      reply(status, { error: err.message });
     }
   });
 

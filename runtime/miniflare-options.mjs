@@ -33,6 +33,7 @@ export function buildMiniflareOptions(config, { host, port, testMode, controlTok
   const runtimeConfig = JSON.stringify({
     mainModule: config.mainModule,
     controlToken,
+    testMode: Boolean(testMode),
     compatFlags: compatFlagValues(config.compatibilityFlags, config.compatibilityDate),
   });
   const common = {

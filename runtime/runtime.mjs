@@ -113,7 +113,17 @@ export class LocalRuntime {
     return this.#control(PYTHON_WORKER, "DELETE", "/log");
   }
 
-  async #control(worker, method, path, body) {
+  // Runs Python source inside the isolate (`import entry` is the running Worker's module) and
+  // answers the JSON value of its last expression; a Python error throws with its traceback.
+  async evaluate(code) {
+    this.#requireTestMode();
+    if (typeof code !== "string") throw new TypeError('eval needs a body {"code": "<python source>"}');
+    const result = await this.#control(PYTHON_WORKER, "POST", "/eval", { code }, [422]);
+    if (!result.ok) throw Object.assign(new Error(result.error), { status: 422 });
+    return { value: result.value };
+  }
+
+  async #control(worker, method, path, body, allowedStatuses = []) {
     const fetcher = await this.mf.getWorker(worker);
     const response = await fetcher.fetch(`http://local-runtime.control${path}`, {
       method,
@@ -121,7 +131,7 @@ export class LocalRuntime {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    if (!response.ok) throw new Error(`control ${method} ${path} on ${worker}: ${response.status} ${text}`);
+    if (!response.ok && !allowedStatuses.includes(response.status)) throw new Error(`control ${method} ${path} on ${worker}: ${response.status} ${text}`);
     return JSON.parse(text);
   }
 }

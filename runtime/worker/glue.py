@@ -26,3 +26,30 @@ async def call_fetch(entrypoint_class, ctx, env, request):
     if inspect.isawaitable(result):
         result = await result
     return python_to_rpc(result)
+
+
+def eval_json(source):
+    """Test mode's `POST /eval`: run `source` in a fresh namespace inside this isolate and
+    answer JSON text of the value of its last line when that is an expression (else null).
+    Dataclasses become dicts, sets and tuples lists, anything else JSON cannot hold its repr.
+    Modules are shared with the Worker (`import entry` is the running Worker's module)."""
+    import ast
+    import dataclasses
+    import json
+
+    tree = ast.parse(source, "<control eval>", "exec")
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    namespace = {"__name__": "__control_eval__"}
+    exec(compile(tree, "<control eval>", "exec"), namespace)
+    value = None if last is None else eval(compile(last, "<control eval>", "eval"), namespace)
+
+    def jsonable(obj):
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return dataclasses.asdict(obj)
+        if isinstance(obj, (set, frozenset, tuple)):
+            return list(obj)
+        return repr(obj)
+
+    return json.dumps(value, default=jsonable)

@@ -89,7 +89,7 @@ async function boot() {
   if (typeof entrypoint !== "function") {
     throw new Error(`${config.mainModule}.py defines no Default(WorkerEntrypoint) class`);
   }
-  return { pyodide, callFetch: glue.call_fetch, entrypoint };
+  return { pyodide, callFetch: glue.call_fetch, evalJson: glue.eval_json, entrypoint };
 }
 
 // workerd calls Python "promising" (JSPI: Python may then block on a JS promise with run_sync).
@@ -124,7 +124,7 @@ async function handle(request, env, ctx) {
 // The control API (reached only from Node, through Miniflare's getWorker, with a per-process token).
 async function control(request) {
   const { pathname } = new URL(request.url);
-  const json = (value) => Response.json(value);
+  const json = (value, status = 200) => Response.json(value, { status });
   if (pathname === "/warmup") {
     try {
       const { pyodide } = await getPython();
@@ -132,6 +132,23 @@ async function control(request) {
     } catch (err) {
       reportError("the Worker failed to start", err);
       return json({ ok: false, error: pythonErrorText(err) });
+    }
+  }
+  if (pathname === "/eval" && request.method === "POST" && config.testMode) {
+    // Test mode only (this whole control path is): Python source run inside this isolate,
+    // answering the JSON of its last expression. Errors answer 422 with the traceback.
+    let python;
+    try {
+      python = await getPython();
+    } catch (err) {
+      return json({ ok: false, error: pythonErrorText(err) }, 422);
+    }
+    const { code } = await request.json();
+    if (typeof code !== "string") return json({ ok: false, error: 'the body needs "code": a string' }, 400);
+    try {
+      return json({ ok: true, value: JSON.parse(python.evalJson(code)) });
+    } catch (err) {
+      return json({ ok: false, error: pythonErrorText(err) }, 422);
     }
   }
   if (pathname === "/log" && request.method === "GET") return json(log);

@@ -123,6 +123,11 @@ class WorkerClient:
     def reset_python_log(self) -> None:
         self._control("DELETE", "/python-log")
 
+    def evaluate(self, code: str) -> Any:
+        """Run Python `code` inside the isolate (test mode's POST /eval); the value of its last
+        line when that is an expression, through JSON. `import entry` is the running Worker."""
+        return self._control("POST", "/eval", {"code": code})["value"]
+
     def python_paths(self) -> list[str]:
         """Paths (with query) of the requests that reached Python."""
         return [r["path"] for r in self.python_log()["requests"]]
