@@ -2,7 +2,10 @@
 
 `RouteIndex` is the seam: the handler asks for the build's facts and for one route's
 record. `ManifestIndex` answers both from the single manifest, fetched once per
-isolate. Its loading rules:
+isolate: the baseline, whose first lookup costs the whole site's manifest (at 100,000
+routes tens of MB, over the 25 MiB asset limit). `seeding.sharded_index.ShardedIndex`
+(the default) reads a small build.json and one shard per lookup instead, at the same
+cost for any site size. ManifestIndex's loading rules:
 
 - concurrent first callers share one fetch;
 - a transient failure (exception, 5xx, body that fails to read) is retried by a
