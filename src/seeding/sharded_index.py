@@ -8,7 +8,10 @@ What a cold seed reads:
   LRU bounded by shard count and by bytes, so an isolate's index memory is bounded
   too. Looking the route up in its shard is the membership check: exact (the shard
   lists route keys, not hashes or a filter), and made before any pack is fetched.
-  An unlisted path therefore costs at most its shard, and never a body file;
+  An unlisted path therefore costs at most its shard, and never a body file. (A scan
+  of random paths can cost a shard fetch per request once it cycles through more
+  shards than the LRU holds: ~16 KB from the asset layer, bounded by the shard count,
+  and less than the render of the 404 page that answers it anyway);
 - then the seeder fetches the one pack that holds the route's bodies.
 
 Loading rules, as `ManifestIndex` has them for the manifest, applied to build.json and
