@@ -139,6 +139,14 @@ class NowPage:
 
 
 @dataclass(frozen=True)
+class PulsePage(NowPage):
+    """The ISR demo: the time it was generated, kept for two seconds, then served
+    stale once while it is regenerated."""
+
+    page_kind: ClassVar[PageKind] = PageKind.PULSE
+
+
+@dataclass(frozen=True)
 class NotFoundPage:
     page_kind: ClassVar[PageKind] = PageKind.NOT_FOUND
     meta: Meta
@@ -146,7 +154,9 @@ class NotFoundPage:
     suggestions: tuple[LinkRef, ...]
 
 
-Page = HomePage | AboutPage | BlogIndexPage | PostPage | TagPage | NowPage | NotFoundPage
+Page = (
+    HomePage | AboutPage | BlogIndexPage | PostPage | TagPage | NowPage | PulsePage | NotFoundPage
+)
 
 
 def _tag_refs(names: tuple[str, ...] | None = None) -> tuple[TagRef, ...]:
@@ -286,6 +296,21 @@ def now_page(now: float) -> NowPage:
     )
 
 
+def pulse_page(now: float) -> PulsePage:
+    moment = instant(now)
+    return PulsePage(
+        meta=Meta("Pulse", "A page regenerated every two seconds.", "", "/pulse"),
+        at=iso_instant(moment) if moment else None,
+        epoch=now if moment else None,
+        time_label=human_time(moment) if moment else "unknown",
+        date_label=human_date(moment) if moment else "",
+        explanation="This page was generated at the time above and is cached. Two seconds "
+        "later it is stale: the next request still gets this copy at once while a new one "
+        "is rendered in the background (stale-while-revalidate), and the request after "
+        "that gets the new one.",
+    )
+
+
 def not_found_page(route: str) -> NotFoundPage:
     suggestions = [LinkRef(href("/"), "The home page"), LinkRef(href("/blog"), "All posts")]
     last = route.rstrip("/").rsplit("/", 1)[-1][:100] if isinstance(route, str) else ""
@@ -302,7 +327,7 @@ def not_found_page(route: str) -> NotFoundPage:
 
 
 def build_page(spec: RouteSpec, now: float) -> Page:
-    """The page data of a known route. Only the clock page uses `now`."""
+    """The page data of a known route. Only the clock and pulse pages use `now`."""
     if spec.kind is PageKind.HOME:
         return home_page()
     if spec.kind is PageKind.ABOUT:
@@ -316,4 +341,6 @@ def build_page(spec: RouteSpec, now: float) -> Page:
         return tag_page(spec.param)
     if spec.kind is PageKind.NOW:
         return now_page(now)
+    if spec.kind is PageKind.PULSE:
+        return pulse_page(now)
     return not_found_page(spec.site_route.path)

@@ -19,6 +19,11 @@ from seeding.routes import DATA_SUFFIX, Variant, canonical_path
 # Seconds after which a blog page is stale and re-rendered in the background.
 BLOG_REVALIDATE = 60
 
+# The ISR demo page: stale two seconds after it was made, then served stale once
+# while it is regenerated in the background.
+PULSE_REVALIDATE = 2
+PULSE_REASON = "regenerated every 2 seconds: the ISR demo"
+
 ON_DEMAND_REASON = "published after the build: rendered on first request"
 DYNAMIC_REASON = "shows the request time"
 
@@ -30,6 +35,7 @@ class PageKind(str, Enum):
     POST = "post"
     TAG = "tag"
     NOW = "now"
+    PULSE = "pulse"
     NOT_FOUND = "not-found"
 
 
@@ -124,6 +130,16 @@ def route_table() -> dict[str, RouteSpec]:
         specs.append(
             _spec("/tags/[tag]", tag_path(tag), PageKind.TAG, param=tag, revalidate=BLOG_REVALIDATE)
         )
+    specs.append(
+        _spec(
+            "/pulse",
+            "/pulse",
+            PageKind.PULSE,
+            RenderMode.ON_DEMAND,
+            revalidate=PULSE_REVALIDATE,
+            reason=PULSE_REASON,
+        )
+    )
     specs.append(_spec("/now", "/now", PageKind.NOW, RenderMode.DYNAMIC, reason=DYNAMIC_REASON))
     return {spec.site_route.path: spec for spec in specs}
 

@@ -26,6 +26,7 @@ from app.pages import (
     Page,
     PostPage,
     PostSummary,
+    PulsePage,
     TagPage,
     TagRef,
     unique_anchor,
@@ -418,6 +419,7 @@ _VIEWS: dict[type, Callable[[Any], Markup]] = {
     PostPage: post_view,
     TagPage: tag_view,
     NowPage: now_view,
+    PulsePage: now_view,
     NotFoundPage: not_found_view,
 }
 

@@ -422,3 +422,23 @@ async def test_identical_input_gives_identical_output() -> None:
             first = await render(route, variant, now=REQUEST_TIME, phase="request")
             second = await render(route, variant, now=REQUEST_TIME, phase="request")
             assert first == second, route
+
+
+async def test_pulse_is_on_demand_and_revalidates_every_two_seconds() -> None:
+    route = next(r for r in SITE.site_routes() if r.path == "/pulse")
+    assert route.mode is RenderMode.ON_DEMAND and "2 seconds" in route.reason
+    html = await render("/pulse", now=REQUEST_TIME, phase="request")
+    assert html.status == 200 and html.revalidate == 2 and html.cacheable
+    assert '<time datetime="2025-11-24T17:02:03.456Z">' in text_of(html)
+    data = await render("/pulse", Variant.DATA, now=REQUEST_TIME, phase="request")
+    document = json.loads(data.body)
+    assert document["kind"] == "pulse" and document["revalidate"] == 2
+    assert document["page"]["at"] == "2025-11-24T17:02:03.456Z"
+
+
+async def test_pulse_differs_with_time_and_not_otherwise() -> None:
+    a = await render("/pulse", now=REQUEST_TIME, phase="request")
+    b = await render("/pulse", now=REQUEST_TIME + 2.5, phase="request")
+    again = await render("/pulse", now=REQUEST_TIME, phase="request")
+    assert a.body != b.body
+    assert a.body == again.body
