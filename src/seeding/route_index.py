@@ -5,14 +5,9 @@ record. `ManifestIndex` answers both from the single manifest, fetched once per
 isolate: the baseline, whose first lookup costs the whole site's manifest (at 100,000
 routes tens of MB, over the 25 MiB asset limit). `seeding.sharded_index.ShardedIndex`
 (the default) reads a small build.json and one shard per lookup instead, at the same
-cost for any site size. ManifestIndex's loading rules:
-
-- concurrent first callers share one fetch;
-- a transient failure (exception, 5xx, body that fails to read) is retried by a
-  later request, at most once per `retry_interval` seconds so an outage is not
-  hammered;
-- a permanent failure (404, invalid JSON, unknown schema version, a manifest that
-  disagrees with the site's config) is remembered for the isolate and logged once.
+cost for any site size. Both load their documents by the rules of
+`seeding.documents.DocumentLoader` (one fetch shared by concurrent callers; transient
+failures retried later; permanent ones remembered and logged once).
 """
 
 from __future__ import annotations
@@ -21,16 +16,10 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from seeding.assets import AssetFetcher, Failure, read_asset
-from seeding.manifest import (
-    BuildInfo,
-    ManifestError,
-    PrerenderManifest,
-    RouteRecord,
-    parse_manifest,
-)
+from seeding.assets import AssetFetcher
+from seeding.documents import DocumentLoader, check_site_config
+from seeding.manifest import BuildInfo, PrerenderManifest, RouteRecord, parse_manifest
 from seeding.routes import MANIFEST_FILE, asset_path
-from seeding.singleflight import SingleFlight
 
 log = logging.getLogger("seeding")
 
@@ -56,25 +45,36 @@ class ManifestIndex:
         trailing_slash: bool = False,
         retry_interval: float = 1.0,
     ) -> None:
-        self._clock = clock
         self._expected = (base_path, trailing_slash)
-        self._retry_interval = retry_interval
         self._manifest: PrerenderManifest | None = None
-        self._permanent_error: str | None = None
-        self._next_attempt_at = float("-inf")
-        self._flight: SingleFlight[str, PrerenderManifest | None] = SingleFlight()
-        self.fetches = 0
+        self._loader: DocumentLoader[str, PrerenderManifest] = DocumentLoader(
+            clock,
+            what="manifest",
+            consequence="serving every page through the renderer",
+            retry_interval=retry_interval,
+        )
 
     @property
     def permanent_error(self) -> str | None:
-        return self._permanent_error
+        return self._loader.errors.get(MANIFEST_FILE)
+
+    @property
+    def fetches(self) -> int:
+        return self._loader.fetches
 
     async def manifest(self, fetcher: AssetFetcher) -> PrerenderManifest | None:
-        if self._manifest is not None or self._permanent_error is not None:
-            return self._manifest
-        if self._clock() < self._next_attempt_at and not self._flight.in_flight("manifest"):
-            return None
-        return await self._flight.run("manifest", lambda: self._load(fetcher), None)
+        if self._manifest is None:
+            manifest = await self._loader.load(
+                fetcher, MANIFEST_FILE, MANIFEST_ASSET_PATH, self._parse
+            )
+            if manifest is not None and self._manifest is None:  # once, not per waiter
+                self._manifest = manifest
+                log.info(
+                    "seeding: manifest of build %s loaded, %d routes",
+                    self._manifest.build_id,
+                    len(self._manifest.routes),
+                )
+        return self._manifest
 
     async def build(self, fetcher: AssetFetcher) -> BuildInfo | None:
         manifest = await self.manifest(fetcher)
@@ -84,36 +84,8 @@ class ManifestIndex:
         manifest = await self.manifest(fetcher)
         return manifest.routes.get(route) if manifest is not None else None
 
-    async def _load(self, fetcher: AssetFetcher) -> PrerenderManifest | None:
-        self.fetches += 1
-        result = await read_asset(fetcher, MANIFEST_ASSET_PATH)
-        if result.body is None:
-            if result.failure is Failure.PERMANENT:
-                self._fail_permanently(f"manifest unavailable: {result.reason}")
-                return None
-            self._next_attempt_at = self._clock() + self._retry_interval
-            log.warning("seeding: manifest fetch failed, will retry: %s", result.reason)
-            return None
-        try:
-            manifest = parse_manifest(result.body, MANIFEST_ASSET_PATH)
-        except ManifestError as exc:
-            self._fail_permanently(f"manifest rejected: {exc}")
-            return None
+    def _parse(self, body: bytes) -> PrerenderManifest:
+        manifest = parse_manifest(body, MANIFEST_ASSET_PATH)
         actual = (manifest.base_path, manifest.trailing_slash)
-        if actual != self._expected:
-            self._fail_permanently(
-                f"manifest rejected: {MANIFEST_ASSET_PATH}: basePath/trailingSlash are {actual}, "
-                f"the site is configured with {self._expected} (rebuild and redeploy)"
-            )
-            return None
-        self._manifest = manifest
-        log.info(
-            "seeding: manifest of build %s loaded, %d routes",
-            manifest.build_id,
-            len(manifest.routes),
-        )
+        check_site_config(MANIFEST_ASSET_PATH, actual, self._expected)
         return manifest
-
-    def _fail_permanently(self, reason: str) -> None:
-        self._permanent_error = reason
-        log.error("seeding: %s; serving every page through the renderer", reason)

@@ -14,8 +14,8 @@ What a cold seed reads:
   and less than the render of the 404 page that answers it anyway);
 - then the seeder fetches the one pack that holds the route's bodies.
 
-Loading rules, as `ManifestIndex` has them for the manifest, applied to build.json and
-to each shard separately:
+Loading rules (`seeding.documents.DocumentLoader`, as for the manifest), applied to
+build.json and to each shard separately:
 
 - concurrent callers share one fetch (per file);
 - a transient failure (exception, 5xx/429, body that fails to read) is retried by a
@@ -32,7 +32,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from seeding.assets import AssetFetcher, Failure, read_asset
+from seeding.assets import AssetFetcher
+from seeding.documents import DocumentLoader, check_site_config
 from seeding.layout import (
     BUILD_FILE,
     BuildLayout,
@@ -42,9 +43,8 @@ from seeding.layout import (
     route_shard,
     shard_file,
 )
-from seeding.manifest import BuildInfo, ManifestError, RouteRecord
+from seeding.manifest import BuildInfo, RouteRecord
 from seeding.routes import asset_path
-from seeding.singleflight import SingleFlight
 
 log = logging.getLogger("seeding")
 
@@ -68,30 +68,43 @@ class ShardedIndex:
     ) -> None:
         if max_shards < 1:
             raise ValueError(f"max_shards must be at least 1, got {max_shards}")
-        self._clock = clock
         self._expected = (base_path, trailing_slash)
-        self._retry_interval = retry_interval
         self._max_shards = max_shards
         self._max_shard_bytes = max_shard_bytes
         self._layout: BuildLayout | None = None
-        self._permanent_error: str | None = None
-        self._next_attempt_at = float("-inf")
-        self._build_flight: SingleFlight[str, BuildLayout | None] = SingleFlight()
         self._shards: OrderedDict[int, Shard] = OrderedDict()
         self._shard_bytes = 0
-        self._shard_errors: dict[int, str] = {}
-        self._shard_retry_at: dict[int, float] = {}
-        self._shard_flight: SingleFlight[int, Shard | None] = SingleFlight()
-        self.fetches = 0  # build.json fetches
-        self.shard_fetches = 0
+        self._build_loader: DocumentLoader[str, BuildLayout] = DocumentLoader(
+            clock,
+            what="build facts",
+            consequence="serving every page through the renderer",
+            unavailable_hint=" (copy the build with scripts/copy_prerender.py --layout sharded, "
+            'or set SEED_INDEX = "manifest")',
+            retry_interval=retry_interval,
+        )
+        self._shard_loader: DocumentLoader[int, Shard] = DocumentLoader(
+            clock,
+            what="shard",
+            consequence="its routes render instead in this isolate",
+            retry_interval=retry_interval,
+        )
 
     @property
     def permanent_error(self) -> str | None:
-        return self._permanent_error
+        return self._build_loader.errors.get(BUILD_FILE)
+
+    @property
+    def fetches(self) -> int:
+        """build.json fetches."""
+        return self._build_loader.fetches
+
+    @property
+    def shard_fetches(self) -> int:
+        return self._shard_loader.fetches
 
     @property
     def shard_errors(self) -> dict[int, str]:
-        return dict(self._shard_errors)
+        return dict(self._shard_loader.errors)
 
     @property
     def cached_shards(self) -> int:
@@ -103,11 +116,20 @@ class ShardedIndex:
         return self._shard_bytes
 
     async def layout(self, fetcher: AssetFetcher) -> BuildLayout | None:
-        if self._layout is not None or self._permanent_error is not None:
-            return self._layout
-        if self._clock() < self._next_attempt_at and not self._build_flight.in_flight("build"):
-            return None
-        return await self._build_flight.run("build", lambda: self._load_build(fetcher), None)
+        if self._layout is None:
+            layout = await self._build_loader.load(
+                fetcher, BUILD_FILE, BUILD_ASSET_PATH, self._parse_build
+            )
+            if layout is not None and self._layout is None:  # once, not per waiter
+                self._layout = layout
+                log.info(
+                    "seeding: build %s loaded (sharded: %d routes, %d shards, %d packs)",
+                    layout.build.build_id,
+                    layout.routes,
+                    layout.shards,
+                    layout.packs,
+                )
+        return self._layout
 
     async def build(self, fetcher: AssetFetcher) -> BuildInfo | None:
         layout = await self.layout(fetcher)
@@ -125,71 +147,19 @@ class ShardedIndex:
         if held is not None:
             self._shards.move_to_end(number)
             return held
-        if number in self._shard_errors:
-            return None
-        in_flight = self._shard_flight.in_flight(number)
-        if self._clock() < self._shard_retry_at.get(number, float("-inf")) and not in_flight:
-            return None
-        return await self._shard_flight.run(
-            number, lambda: self._load_shard(fetcher, layout, number), None
-        )
-
-    async def _load_build(self, fetcher: AssetFetcher) -> BuildLayout | None:
-        self.fetches += 1
-        result = await read_asset(fetcher, BUILD_ASSET_PATH)
-        if result.body is None:
-            if result.failure is Failure.PERMANENT:
-                self._fail_permanently(
-                    f"build facts unavailable: {result.reason} (copy the build with "
-                    'scripts/copy_prerender.py --layout sharded, or set SEED_INDEX = "manifest")'
-                )
-                return None
-            self._next_attempt_at = self._clock() + self._retry_interval
-            log.warning("seeding: %s fetch failed, will retry: %s", BUILD_FILE, result.reason)
-            return None
-        try:
-            layout = parse_build_layout(result.body, BUILD_ASSET_PATH)
-        except ManifestError as exc:
-            self._fail_permanently(f"build facts rejected: {exc}")
-            return None
-        actual = (layout.build.base_path, layout.build.trailing_slash)
-        if actual != self._expected:
-            self._fail_permanently(
-                f"build facts rejected: {BUILD_ASSET_PATH}: basePath/trailingSlash are {actual}, "
-                f"the site is configured with {self._expected} (rebuild and redeploy)"
-            )
-            return None
-        self._layout = layout
-        log.info(
-            "seeding: build %s loaded (sharded: %d routes, %d shards, %d packs)",
-            layout.build.build_id,
-            layout.routes,
-            layout.shards,
-            layout.packs,
-        )
-        return layout
-
-    async def _load_shard(
-        self, fetcher: AssetFetcher, layout: BuildLayout, number: int
-    ) -> Shard | None:
-        self.shard_fetches += 1
         path = asset_path(shard_file(number))
-        result = await read_asset(fetcher, path)
-        if result.body is None:
-            if result.failure is Failure.PERMANENT:
-                self._shard_failed(number, f"shard unavailable: {result.reason}")
-            else:
-                self._shard_retry_at[number] = self._clock() + self._retry_interval
-                log.warning("seeding: shard fetch failed, will retry: %s", result.reason)
-            return None
-        try:
-            shard = parse_shard(result.body, path, layout=layout, shard=number)
-        except ManifestError as exc:
-            self._shard_failed(number, f"shard rejected: {exc}")
-            return None
-        self._shard_retry_at.pop(number, None)
-        self._hold(shard)
+        shard = await self._shard_loader.load(
+            fetcher, number, path, lambda body: parse_shard(body, path, layout=layout, shard=number)
+        )
+        if shard is not None and number not in self._shards:  # once, not per waiter
+            self._hold(shard)
         return shard
+
+    def _parse_build(self, body: bytes) -> BuildLayout:
+        layout = parse_build_layout(body, BUILD_ASSET_PATH)
+        actual = (layout.build.base_path, layout.build.trailing_slash)
+        check_site_config(BUILD_ASSET_PATH, actual, self._expected)
+        return layout
 
     def _hold(self, shard: Shard) -> None:
         self._shards[shard.shard] = shard
@@ -200,11 +170,3 @@ class ShardedIndex:
         ):
             _, old = self._shards.popitem(last=False)
             self._shard_bytes -= old.source_bytes
-
-    def _shard_failed(self, number: int, reason: str) -> None:
-        self._shard_errors[number] = reason
-        log.error("seeding: %s; its routes render instead in this isolate", reason)
-
-    def _fail_permanently(self, reason: str) -> None:
-        self._permanent_error = reason
-        log.error("seeding: %s; serving every page through the renderer", reason)
