@@ -2,7 +2,8 @@
 
 Each page is a frozen dataclass of plain values (no HTML). The JSON variant of a page
 is this data as is (`app.data`); the HTML variant is this data through `app.views`.
-Nothing here depends on the request time: the generation stamp is added by the site.
+Only the clock (/now) and pulse (/pulse) pages depend on the request time; every
+other page's generation stamp is added by the site.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from app import blog
 from app.content import SITE_INFO
 from app.dates import format_date, human_date, human_time, instant, iso_instant
 from app.model import Block, Heading, Post
-from app.routing import PageKind, RouteSpec, href, post_path, route_table, tag_path
+from app.routing import (
+    PULSE_REVALIDATE,
+    PageKind,
+    RouteSpec,
+    href,
+    post_path,
+    route_table,
+    tag_path,
+)
 from seeding.rendering import RenderMode
 
 LATEST_ON_HOME = 5
@@ -139,11 +148,20 @@ class NowPage:
 
 
 @dataclass(frozen=True)
-class PulsePage(NowPage):
-    """The ISR demo: the time it was generated, kept for two seconds, then served
-    stale once while it is regenerated."""
+class PulsePage:
+    """The ISR demo: when this copy was generated (the request's `now`), fresh for
+    `revalidate` seconds, then served stale once while it is regenerated."""
 
     page_kind: ClassVar[PageKind] = PageKind.PULSE
+    meta: Meta
+    at: str | None  # ISO 8601 UTC with milliseconds; None if `now` is not a time
+    epoch: float | None
+    date_label: str
+    revalidate: int
+    explanation: str
+    post_count: int
+    newest: LinkRef | None  # the newest post
+    newest_published: str  # its date, "November 20, 2025"
 
 
 @dataclass(frozen=True)
@@ -298,16 +316,26 @@ def now_page(now: float) -> NowPage:
 
 def pulse_page(now: float) -> PulsePage:
     moment = instant(now)
+    posts = blog.all_posts()
+    newest = posts[0] if posts else None
     return PulsePage(
-        meta=Meta("Pulse", "A page regenerated every two seconds.", "", "/pulse"),
+        meta=Meta(
+            "Pulse",
+            f"A page regenerated every {PULSE_REVALIDATE} seconds: the ISR demo.",
+            "",
+            "/pulse",
+        ),
         at=iso_instant(moment) if moment else None,
         epoch=now if moment else None,
-        time_label=human_time(moment) if moment else "unknown",
         date_label=human_date(moment) if moment else "",
-        explanation="This page was generated at the time above and is cached. Two seconds "
-        "later it is stale: the next request still gets this copy at once while a new one "
-        "is rendered in the background (stale-while-revalidate), and the request after "
-        "that gets the new one.",
+        revalidate=PULSE_REVALIDATE,
+        explanation=f"This copy was generated at the time above and stays fresh for "
+        f"{PULSE_REVALIDATE} seconds. After that the next request still gets it at once, "
+        "stale, while a new copy is rendered in the background (stale-while-revalidate), "
+        "and the requests after that get the new one with a later time.",
+        post_count=len(posts),
+        newest=_post_link(newest),
+        newest_published=format_date(newest.published) if newest else "",
     )
 
 

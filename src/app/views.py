@@ -396,6 +396,51 @@ def now_view(page: NowPage) -> Markup:
     )
 
 
+def pulse_view(page: PulsePage) -> Markup:
+    if page.at:
+        # A break opportunity after the "T" lets the large ISO time wrap on narrow screens.
+        day, sep, clock = page.at.partition("T")
+        when = el("time", {"datetime": page.at}, day, sep, el("wbr"), clock)
+    else:
+        when = el("span", None, "unknown")
+    newest = (
+        el(
+            "dd",
+            None,
+            el("a", {"href": page.newest.href}, page.newest.label),
+            f" ({page.newest_published})",
+        )
+        if page.newest
+        else el("dd", None, "none yet")
+    )
+    facts = el(
+        "dl",
+        {"class": "facts"},
+        el("dt", None, "Epoch seconds"),
+        el(
+            "dd",
+            None,
+            el("code", None, f"{page.epoch:.3f}" if page.epoch is not None else "unknown"),
+        ),
+        el("dt", None, "Revalidate"),
+        el("dd", None, f"every {page.revalidate} s"),
+        el("dt", None, "Posts"),
+        el("dd", None, el("a", {"href": href("/blog")}, page.post_count)),
+        el("dt", None, "Newest post"),
+        newest,
+    )
+    return el(
+        "section",
+        {"class": "now pulse"},
+        el("h1", None, page.meta.title),
+        el("p", {"class": "now-time pulse-time"}, when),
+        el("p", {"class": "now-date"}, f"Generated {page.date_label}" if page.date_label else ""),
+        el("p", None, page.explanation),
+        facts,
+        el("p", {"class": "more"}, el("a", {"href": href("/about")}, "How each page is made →")),
+    )
+
+
 def not_found_view(page: NotFoundPage) -> Markup:
     return el(
         "section",
@@ -419,7 +464,7 @@ _VIEWS: dict[type, Callable[[Any], Markup]] = {
     PostPage: post_view,
     TagPage: tag_view,
     NowPage: now_view,
-    PulsePage: now_view,
+    PulsePage: pulse_view,
     NotFoundPage: not_found_view,
 }
 

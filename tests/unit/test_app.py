@@ -20,6 +20,7 @@ from seeding.routes import Variant, resolve_request_path, validate_route_key
 BUILD_TIME = 1_764_000_000.0  # 2025-11-24T16:00:00Z
 REQUEST_TIME = 1_764_003_723.456  # 2025-11-24T17:02:03.456Z
 ON_DEMAND_POST = "/blog/single-flight-rendering"
+PULSE = "/pulse"
 HOSTILE_POST = "/blog/escaping-untrusted-text"
 
 
@@ -40,7 +41,22 @@ def text_of(result: RenderResult) -> str:
 class _Checker(HTMLParser):
     """Collects tags and text; checks that elements are properly nested."""
 
-    VOID = frozenset({"meta", "link", "br", "img", "hr", "input"})
+    VOID = frozenset(
+        {
+            "area",
+            "base",
+            "br",
+            "col",
+            "embed",
+            "hr",
+            "img",
+            "input",
+            "link",
+            "meta",
+            "source",
+            "wbr",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -94,6 +110,11 @@ def test_site_routes_lists_the_expected_modes() -> None:
     assert [r.path for r in on_demand] == [ON_DEMAND_POST]
     assert "rendered on first request" in on_demand[0].reason
     assert all(r.mode is RenderMode.PRERENDER for r in posts if r.path != ON_DEMAND_POST)
+
+    assert routes[PULSE].mode is RenderMode.ON_DEMAND
+    assert routes[PULSE].pattern == PULSE
+    assert routes[PULSE].reason == "regenerated every 2 seconds: the ISR demo"
+    assert routes_by_mode(RenderMode.ON_DEMAND) == [ON_DEMAND_POST, PULSE]
 
     assert routes["/now"].mode is RenderMode.DYNAMIC
     assert routes["/now"].reason == "shows the request time"
@@ -164,6 +185,8 @@ async def test_revalidate_policy() -> None:
     assert (await render("/blog")).revalidate == 60
     assert (await render("/blog/hello-world")).revalidate == 60
     assert (await render(ON_DEMAND_POST, phase="request")).revalidate == 60
+    assert app.routing.PULSE_REVALIDATE == 2
+    assert (await render(PULSE, phase="request")).revalidate == 2
 
 
 async def test_html_links_its_data_variant_and_marks_the_current_nav_entry() -> None:
@@ -182,7 +205,7 @@ async def test_html_links_its_data_variant_and_marks_the_current_nav_entry() -> 
 
 async def test_links_use_canonical_paths_and_point_at_known_routes() -> None:
     known = {r.path for r in SITE.site_routes()}
-    for route in ("/", "/blog", "/blog/hello-world", "/tags/python", "/about"):
+    for route in ("/", "/blog", "/blog/hello-world", "/tags/python", "/about", PULSE):
         for tag, attrs in parse(await render(route)).tags:
             href = attrs.get("href")
             if tag != "a" or not href or not href.startswith("/"):
@@ -407,9 +430,12 @@ async def test_404_suggests_a_close_post() -> None:
 async def test_odd_request_times_do_not_break_rendering() -> None:
     for now in (float("nan"), float("inf"), -1.0, 1e20):
         for variant in Variant:
-            result = await render("/now", variant, now=now, phase="request")
-            assert result.status == 200
-            assert result.body
+            for route in ("/now", PULSE):
+                result = await render(route, variant, now=now, phase="request")
+                assert result.status == 200
+                assert result.body
+    document = json.loads((await render(PULSE, Variant.DATA, now=float("nan"))).body)
+    assert document["page"]["at"] is None and document["page"]["epoch"] is None
 
 
 # Determinism -------------------------------------------------------------------------
@@ -424,21 +450,80 @@ async def test_identical_input_gives_identical_output() -> None:
             assert first == second, route
 
 
-async def test_pulse_is_on_demand_and_revalidates_every_two_seconds() -> None:
-    route = next(r for r in SITE.site_routes() if r.path == "/pulse")
-    assert route.mode is RenderMode.ON_DEMAND and "2 seconds" in route.reason
-    html = await render("/pulse", now=REQUEST_TIME, phase="request")
-    assert html.status == 200 and html.revalidate == 2 and html.cacheable
-    assert '<time datetime="2025-11-24T17:02:03.456Z">' in text_of(html)
-    data = await render("/pulse", Variant.DATA, now=REQUEST_TIME, phase="request")
+# /pulse: the ISR demo ------------------------------------------------------------------
+
+
+async def test_pulse_renders_both_variants_with_the_request_time() -> None:
+    html = await render(PULSE, now=REQUEST_TIME, phase="request")
+    assert html.status == 200
+    assert html.headers["content-type"] == "text/html; charset=utf-8"
+    assert html.revalidate == 2 and not html.dynamic and html.cacheable
+    text = text_of(html)
+    page = parse(html)
+    # The shared layout: stylesheet, data link, footer stamp of the request.
+    assert ("link", {"rel": "stylesheet", "href": "/styles.css"}) in page.tags
+    assert ("link", {"rel": "alternate", "type": "application/json", "href": "/pulse.json"}) in (
+        page.tags
+    )
+    assert 'data-phase="request"' in text and "Rendered on request" in text
+    assert 'class="page-pulse"' in text
+    assert "<title>Pulse · " in text
+    # The generation time, prominent, as an ISO UTC time with milliseconds.
+    assert (
+        '<p class="now-time pulse-time"><time datetime="2025-11-24T17:02:03.456Z">'
+        "2025-11-24T<wbr>17:02:03.456Z</time></p>"
+    ) in text
+    assert "2025-11-24T17:02:03.456Z" in "".join(page.text)
+    assert "1764003723.456" in text
+    assert "stale-while-revalidate" in text
+    # Derived from the site: the number of posts and the newest post.
+    newest = max(POSTS, key=lambda p: p.published)
+    assert f'<a href="/blog">{len(POSTS)}</a>' in text
+
+    data = await render(PULSE, Variant.DATA, now=REQUEST_TIME, phase="request")
+    assert data.status == 200
+    assert data.headers["content-type"] == "application/json"
+    assert data.revalidate == 2 and not data.dynamic and data.cacheable
     document = json.loads(data.body)
+    assert document["route"] == PULSE and document["status"] == 200
     assert document["kind"] == "pulse" and document["revalidate"] == 2
-    assert document["page"]["at"] == "2025-11-24T17:02:03.456Z"
+    assert "notFound" not in document
+    assert document["generated"] == {"at": "2025-11-24T17:02:03.456Z", "phase": "request"}
+    pulse = document["page"]
+    assert pulse["meta"]["title"] == "Pulse" and pulse["meta"]["path"] == PULSE
+    assert pulse["at"] == "2025-11-24T17:02:03.456Z"
+    assert pulse["epoch"] == REQUEST_TIME
+    assert pulse["revalidate"] == 2
+    assert "stale-while-revalidate" in pulse["explanation"]
+    assert pulse["postCount"] == len(POSTS)
+    slug = pulse["newest"]["href"].removeprefix("/blog/")
+    assert next(p for p in POSTS if p.slug == slug).published == newest.published
+    assert f'href="{pulse["newest"]["href"]}"' in text
 
 
-async def test_pulse_differs_with_time_and_not_otherwise() -> None:
-    a = await render("/pulse", now=REQUEST_TIME, phase="request")
-    b = await render("/pulse", now=REQUEST_TIME + 2.5, phase="request")
-    again = await render("/pulse", now=REQUEST_TIME, phase="request")
-    assert a.body != b.body
-    assert a.body == again.body
+async def test_pulse_differs_between_times_and_is_identical_for_identical_input() -> None:
+    for variant in Variant:
+        first = await render(PULSE, variant, now=REQUEST_TIME, phase="request")
+        later = await render(PULSE, variant, now=REQUEST_TIME + 2.5, phase="request")
+        again = await render(PULSE, variant, now=REQUEST_TIME, phase="request")
+        assert first == again
+        assert first.body != later.body
+        assert b"2025-11-24T17:02:03.456Z" in first.body
+        assert b"2025-11-24T17:02:05.956Z" in later.body
+        assert b"2025-11-24T17:02:03.456Z" not in later.body
+
+
+async def test_about_page_lists_pulse_with_its_mode_and_revalidate() -> None:
+    about = await render("/about")
+    page = parse(about)
+    assert ("a", {"href": PULSE}) in page.tags
+    row = re.search(r'<tr class="mode-on-demand">(?:(?!</tr>).)*?/pulse.*?</tr>', text_of(about))
+    assert row is not None
+    assert "regenerated every 2 seconds: the ISR demo" in row.group(0)
+    assert "every 2 s" in row.group(0)
+    document = json.loads((await render("/about", Variant.DATA)).body)
+    routes = {r["pattern"]: r for r in document["page"]["routes"]}
+    assert routes[PULSE]["mode"] == "on-demand" and routes[PULSE]["revalidate"] == 2
+    # The pulse page links back to that table.
+    pulse = parse(await render(PULSE, now=REQUEST_TIME, phase="request"))
+    assert ("a", {"href": "/about"}) in pulse.tags
