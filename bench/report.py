@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Assemble bench/RESULTS.md from the per-benchmark JSON files in bench/results/.
+
+    python bench/report.py [--results bench/results] [--out bench/RESULTS.md] [--print]
+
+Known benchmarks (cold, warm, scale, memory, concurrency: bench/run_all.py writes them)
+come first, in that order, with the machine, the commit and the command that made each;
+then every other `*.md` section found in the results directory (e.g. load.md), in
+file-name order, as it is. Run by bench/run_all.py after each run; run it alone to
+rebuild the page after adding a section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+RESULTS_MD = ROOT / "bench" / "RESULTS.md"
+ORDER = ("cold", "warm", "scale", "memory", "concurrency")
+
+
+def load_results(results_dir: Path) -> list[dict[str, Any]]:
+    """The known benchmarks' JSON payloads present in `results_dir`, in ORDER."""
+    found = []
+    for name in ORDER:
+        path = results_dir / f"{name}.json"
+        if path.is_file():
+            found.append(json.loads(path.read_text()))
+    return found
+
+
+def extra_sections(results_dir: Path, exclude: Path | None = None) -> list[tuple[str, str]]:
+    """Every `*.md` in `results_dir` but `exclude` (the page being written), sorted by
+    file name: (name, text)."""
+    skip = exclude.resolve() if exclude is not None else None
+    return [
+        (p.name, p.read_text().strip())
+        for p in sorted(results_dir.glob("*.md"))
+        if p.resolve() != skip
+    ]
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "B":
+        size = abs(value)
+        if size >= 2**20:
+            return f"{value / 2**20:.2f} MiB"
+        if size >= 1024:
+            return f"{value / 1024:.1f} KiB"
+        return f"{value:.0f} B"
+    if unit == "count":
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    if unit == "req/s":
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def figures_table(figures: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| figure | median | p95 | runs | unit | notes |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for f in figures:
+        unit = f.get("unit", "")
+        lines.append(
+            f"| {_cell(f['label'])} | {format_value(f.get('median'), unit)} | "
+            f"{format_value(f.get('p95'), unit)} | {f.get('runs', 0)} | {unit} | "
+            f"{_cell(f.get('note', ''))} |"
+        )
+    return lines
+
+
+def goals_table(results: list[dict[str, Any]]) -> list[str]:
+    lines = ["| goal | result | figures |", "| --- | --- | --- |"]
+    for result in results:
+        for goal in result.get("goals", []):
+            mark = {"PASS": "**PASS**", "FAIL": "**FAIL**"}.get(goal["status"], goal["status"])
+            lines.append(f"| {_cell(goal['label'])} | {mark} | {_cell(goal['detail'])} |")
+    return lines
+
+
+def machine_lines(machine: dict[str, Any]) -> list[str]:
+    memory = machine.get("memory_bytes")
+    rows = [
+        ("CPU", f"{machine.get('cpu')}, {machine.get('cores')} cores"),
+        ("memory", f"{memory / 2**30:.1f} GiB" if memory else "unknown"),
+        ("OS", machine.get("os")),
+        ("Python (driver)", machine.get("python_driver")),
+        ("Python in the Worker", machine.get("python_in_worker") or "-"),
+        ("Pyodide", machine.get("pyodide")),
+        ("Node", machine.get("node")),
+        ("Miniflare / workerd", f"{machine.get('miniflare')} / {machine.get('workerd')}"),
+    ]
+    return ["| machine | |", "| --- | --- |", *(f"| {k} | {_cell(v)} |" for k, v in rows)]
+
+
+def runs_table(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| benchmark | commit | finished (UTC) | duration | command |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    for r in results:
+        meta = r.get("meta", {})
+        commit = meta.get("commit", {})
+        sha = str(commit.get("commit", "?"))[:10] + (" (dirty)" if commit.get("dirty") else "")
+        lines.append(
+            f"| {r['benchmark']} | {sha} | {meta.get('finished', '?')} | "
+            f"{meta.get('duration_s', 0) / 60:.1f} min | `{_cell(meta.get('command', '?'))}` |"
+        )
+    return lines
+
+
+def render(results: list[dict[str, Any]], sections: list[tuple[str, str]]) -> str:
+    out = ["# Benchmark results", ""]
+    if results:
+        commands = sorted({r.get("meta", {}).get("command", "?") for r in results})
+        out += [
+            "Made with " + ", ".join(f"`{c}`" for c in commands) + " (see the README's "
+            "Benchmarks section; `--help` for options). Every figure comes from the local "
+            "runtime (Miniflare + Pyodide inside workerd) on the machine below; tables are "
+            "written by `bench/report.py` from `bench/results/*.json`.",
+            "",
+        ]
+        latest = max(results, key=lambda r: r.get("meta", {}).get("finished", ""))
+        out += machine_lines(latest.get("meta", {}).get("machine", {}))
+        out += ["", *runs_table(results), ""]
+        quick = [r["benchmark"] for r in results if r.get("meta", {}).get("quick")]
+        if quick:
+            out += [f"**Quick (smoke) run** for: {', '.join(quick)}; not the full counts.", ""]
+        out += ["## Goals", "", *goals_table(results), ""]
+        for r in results:
+            out += [f"## {r['title']}", ""]
+            params = ", ".join(f"{k} {v}" for k, v in r.get("params", {}).items())
+            if params:
+                out += [f"Parameters: {params}.", ""]
+            out += [*figures_table(r.get("figures", [])), ""]
+            for note in r.get("notes", []):
+                out.append(f"- {note}")
+            for problem in r.get("problems", []):
+                out.append(f"- **Problem:** {problem}")
+            out.append("")
+    else:
+        out += ["No results yet: run `.venv/bin/python bench/run_all.py`.", ""]
+    for name, text in sections:
+        out += [f"<!-- section from bench/results/{name} -->", "", text, ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def assemble(results_dir: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> str:
+    text = render(load_results(results_dir), extra_sections(results_dir, exclude=out))
+    out.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="JSON and .md inputs")
+    parser.add_argument("--out", type=Path, default=RESULTS_MD, help="the page to write")
+    parser.add_argument("--print", action="store_true", help="also print it")
+    args = parser.parse_args(argv)
+    text = assemble(args.results, args.out)
+    if args.print:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

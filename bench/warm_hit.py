@@ -1,0 +1,196 @@
+"""b. Warm hit overhead: a cached page against a Worker that returns a constant body.
+
+Two temporary projects with this repository's wrangler.toml, each on its own local runtime:
+the example site (a snapshot of src/, its own build, sharded layout) and the constant
+Worker (`Response("ok")`). After a warm-up (which also seeds the page), each gets rounds
+of a bounded load: `requests` GETs from `concurrency` threads, each on a keep-alive
+connection over loopback; rounds alternate between the two. The page is /about: it is
+prerendered and never revalidates, so every answer is a plain HIT (a blog post would be
+regenerated once a minute, in ctx.waitUntil, during the run). Latency is per request,
+from sending to the whole body read; requests per second is a round's count over its
+wall time. CPU per request is workerd's main-thread CPU over a round, divided by its
+requests.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.goals import warm_hit_goal
+from bench.harness import (
+    ROOT,
+    BenchRuntime,
+    LoadResult,
+    constant_src,
+    cpu_delta_ms,
+    cpu_sample,
+    example_build,
+    figure,
+    log,
+    make_project,
+    percentile,
+    public_files,
+    rss_bytes,
+    run_load,
+    wait_idle,
+)
+
+PAGE = "/about"
+
+
+def run(work: Path, *, requests: int, concurrency: int, rounds: int, warmup: int) -> dict[str, Any]:
+    site = make_project(work / "site", src=ROOT / "src")
+    public_files(site / "public")
+    example_build(work / "site-build", site / "public")
+    const = make_project(work / "constant", src=constant_src(work / "constant-src"))
+    public_files(const / "public")
+    runtimes = {
+        "constant": BenchRuntime(const, work / "constant.log"),
+        "page": BenchRuntime(site, work / "site.log"),
+    }
+    results: dict[str, list[LoadResult]] = {"constant": [], "page": []}
+    serial: dict[str, list[LoadResult]] = {"constant": [], "page": []}
+    cpu: dict[str, list[float]] = {"constant": [], "page": []}
+    rss: dict[str, list[int]] = {"constant": [], "page": []}
+    try:
+        for name, runtime in runtimes.items():
+            runtime.start()
+            run_load(runtime.url, [PAGE], concurrency=concurrency, total=warmup)
+            rss[name].append(rss_bytes(runtime.workerd_pid()))
+        for n in range(rounds):
+            order = ("constant", "page") if n % 2 == 0 else ("page", "constant")
+            for name in order:
+                runtime = runtimes[name]
+                pid = runtime.workerd_pid()
+                wait_idle(pid)
+                before = cpu_sample(pid)
+                result = run_load(runtime.url, [PAGE], concurrency=concurrency, total=requests)
+                after = cpu_sample(pid)
+                results[name].append(result)
+                # And unloaded: one request at a time (latency without queueing).
+                serial[name].append(
+                    run_load(runtime.url, [PAGE], concurrency=1, total=max(requests // 4, 1))
+                )
+                cpu[name].append(cpu_delta_ms(before, after)["main"] / max(result.requests, 1))
+                rss[name].append(rss_bytes(pid))
+                log(
+                    f"b: round {n + 1}/{rounds} {name}: {result.requests} requests, "
+                    f"median {percentile(result.latencies_ms, 50):.2f} ms, {result.rps:.0f} req/s, "
+                    f"statuses {dict(result.statuses)} {dict(result.cache_statuses)}"
+                )
+    finally:
+        for runtime in runtimes.values():
+            runtime.stop()
+    return summarize(
+        results, serial, cpu, rss, requests=requests, concurrency=concurrency, rounds=rounds
+    )
+
+
+def summarize(
+    results: dict[str, list[LoadResult]],
+    serial: dict[str, list[LoadResult]],
+    cpu: dict[str, list[float]],
+    rss: dict[str, list[int]],
+    *,
+    requests: int,
+    concurrency: int,
+    rounds: int,
+) -> dict[str, Any]:
+    labels = {"constant": "constant Worker", "page": f"cached page {PAGE} (HIT)"}
+    figures = []
+    medians: dict[str, float | None] = {}
+    for name in ("constant", "page"):
+        latencies = [ms for r in results[name] for ms in r.latencies_ms]
+        figures.append(figure(f"b.{name}.latency", f"{labels[name]}: latency", "ms", latencies))
+        medians[name] = percentile(latencies, 50) if latencies else None
+    serial_medians: dict[str, float | None] = {}
+    for name in ("constant", "page"):
+        latencies = [ms for r in serial[name] for ms in r.latencies_ms]
+        figures.append(
+            figure(
+                f"b.{name}.latency_serial",
+                f"{labels[name]}: latency, one request at a time",
+                "ms",
+                latencies,
+            )
+        )
+        serial_medians[name] = percentile(latencies, 50) if latencies else None
+    for name in ("constant", "page"):
+        figures.append(
+            figure(
+                f"b.{name}.rps",
+                f"{labels[name]}: requests per second",
+                "req/s",
+                [r.rps for r in results[name]],
+                "per round",
+            )
+        )
+    for name in ("constant", "page"):
+        figures.append(
+            figure(
+                f"b.{name}.cpu",
+                f"{labels[name]}: CPU per request, isolate thread",
+                "ms",
+                cpu[name],
+                "per round",
+            )
+        )
+    statuses = {
+        name: {
+            "http": {
+                str(k): v for k, v in sum((r.statuses for r in rows), start=Counter()).items()
+            },
+            "cache": dict(sum((r.cache_statuses for r in rows), start=Counter())),
+            "errors": sum(r.errors for r in rows),
+        }
+        for name, rows in ((n, results[n] + serial[n]) for n in results)
+    }
+    for name in ("constant", "page"):
+        sent = sum(r.requests for r in results[name] + serial[name])
+        growth = (rss[name][-1] - rss[name][0]) if len(rss[name]) > 1 else None
+        figures.append(
+            figure(
+                f"b.{name}.rss_growth",
+                f"{labels[name]}: workerd RSS growth per 1,000 requests",
+                "B",
+                [] if growth is None or not sent else [growth * 1000 / sent],
+                f"over {sent:,} requests after the warm-up",
+            )
+        )
+    serial_goal = warm_hit_goal(serial_medians["page"], serial_medians["constant"])
+    serial_goal.update(
+        id="b2", label="b2 (supplementary): the same, one request at a time (no queueing)"
+    )
+    problems = []
+    page_cache = statuses["page"]["cache"]
+    if set(page_cache) != {"HIT"}:
+        problems.append(f"the page was not always a HIT: {page_cache}")
+    for name, info in statuses.items():
+        if set(info["http"]) != {"200"} or info["errors"]:
+            problems.append(f"{name}: statuses {info['http']}, {info['errors']} errors")
+    return {
+        "benchmark": "warm",
+        "title": "b. Warm hit vs a constant Worker",
+        "params": {
+            "requests_per_round": requests,
+            "concurrency": concurrency,
+            "rounds": rounds,
+            "page": PAGE,
+        },
+        "figures": figures,
+        "goals": [warm_hit_goal(medians["page"], medians["constant"]), serial_goal],
+        "notes": [
+            f"{rounds} rounds of {requests} GETs at concurrency {concurrency} per Worker, "
+            "alternating, after a warm-up; keep-alive connections over loopback; the client "
+            "shares the machine's cores with workerd. Latency pools every request of the rounds; "
+            "at concurrency 8 it is mostly queueing behind the isolate's one thread, so it "
+            "follows throughput. Each round also sends a quarter as many requests one at a time "
+            "(unloaded latency, b2).",
+            f"{PAGE} is prerendered and never revalidates: every answer is a HIT from the memory "
+            "cache, with no background work.",
+        ],
+        "problems": problems,
+        "raw": {"statuses": statuses},
+    }
