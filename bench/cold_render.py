@@ -166,14 +166,14 @@ def summarize(
     python: dict[str, Any],
     isolates: int,
 ) -> dict[str, Any]:
-    figures, net = _figures(samples, "a", "")
-    more, net2 = _figures(second, "a.second", "second route, same isolate: ")
+    figures, net = _figures(samples, "a", "1st request, ")
+    more, net2 = _figures(second, "a.second", "2nd route, same isolate, ")
     figures += more
     fetches = [f for s in samples["seeded"] for f in s.assets]
     figures.append(
         figure(
             "a.asset_fetch_ms",
-            "local asset fetch latency (asset log, per fetch, seeded requests)",
+            "local asset fetch latency (asset log, per fetch, seeded 1st requests)",
             "ms",
             [f["ms"] for f in fetches if f.get("ms") is not None],
             "workerd's clock: 1 ms steps",
@@ -251,10 +251,10 @@ def _figures(
     figures = []
     labels = {
         "constant": "constant Worker (baseline)",
-        "fetch": "constant Worker + one ASSETS.fetch (diagnostic)",
-        "seeded": "seeded, post within its revalidate window (HIT)",
-        "stale": "seeded, post past its revalidate window (STALE + regeneration)",
-        "render": "render path, no prerendered files (MISS)",
+        "fetch": "constant + 1 ASSETS.fetch (diagnostic)",
+        "seeded": "seeded (HIT)",
+        "stale": "seeded, stale (STALE + regeneration)",
+        "render": "render, no prerender files (MISS)",
     }
     for name in VARIANTS:
         rows = samples[name]
@@ -271,7 +271,7 @@ def _figures(
         figures.append(
             figure(
                 f"{prefix}.{name}.cpu",
-                f"{which}{labels[name]}: CPU, isolate thread",
+                f"{which}{labels[name]}: CPU (isolate thread)",
                 "ms",
                 [s.cpu_main_ms for s in rows],
             )
@@ -281,7 +281,7 @@ def _figures(
         figures.append(
             figure(
                 f"{prefix}.{name}.cpu_all",
-                f"{which}{labels[name]}: CPU, all workerd threads",
+                f"{which}{labels[name]}: CPU (all workerd threads)",
                 "ms",
                 [s.cpu_process_ms for s in rows],
             )
@@ -293,7 +293,7 @@ def _figures(
         figures.append(
             figure(
                 f"{prefix}.{name}.python_cpu",
-                f"{which}{labels[name]}: Python CPU (isolate thread minus the baseline's median)",
+                f"{which}{labels[name]}: Python CPU (minus the baseline)",
                 "ms",
                 values,
             )

@@ -553,6 +553,25 @@ def _note_python(warmup: dict[str, Any] | None) -> None:
         WORKER_PYTHON = str(warmup["python"]).split(" (")[0]
 
 
+# Python's heap inside the isolate: dlmalloc's mallinfo() in Pyodide's wasm memory
+# (`uordblks`: bytes in use; `arena`: bytes taken from the wasm heap) and the size of that
+# linear memory, read with the runtime's test-mode eval. Precise where workerd's RSS is not
+# (RSS also holds V8's heap, collected lazily, and the whole process).
+PYTHON_HEAP = """
+import pyodide_js
+m = pyodide_js._module
+p = m._malloc(40)
+m._mallinfo(p)
+v = [m.HEAP32[p // 4 + i] for i in range(10)]
+m._free(p)
+{"in_use": v[7] + v[4], "arena": v[0], "linear_memory": m.HEAP8.length}
+"""
+
+
+def python_heap(runtime: BenchRuntime) -> dict[str, int]:
+    return runtime.evaluate(PYTHON_HEAP)
+
+
 @dataclass
 class ColdRequest:
     """One request measured from outside the isolate (see `cold_request`)."""
@@ -567,6 +586,7 @@ class ColdRequest:
     rss_after: int
     settled: bool
     body: bytes = b""
+    heap_after: int | None = None  # Python heap in use after the request (see PYTHON_HEAP)
     assets: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
@@ -575,12 +595,16 @@ class ColdRequest:
         return self.rss_after - self.rss_before
 
 
-def cold_request(runtime: BenchRuntime, path: str, *, restart: bool = True) -> ColdRequest:
+def cold_request(
+    runtime: BenchRuntime, path: str, *, restart: bool = True, heap: bool = False
+) -> ColdRequest:
     """The first request of a fresh isolate: restart (Python loaded first, as a new isolate
     does before its first request), wait until workerd is idle, read its CPU and RSS, send
     the request, wait until idle again (so work left in ctx.waitUntil counts), read them
     again, then the asset log and any Python errors (since the restart). With
-    `restart=False`, the same for a request to the running isolate (its asset log only)."""
+    `restart=False`, the same for a request to the running isolate (its asset log only).
+    With `heap`, Python's heap in use is read after all that (never before the request:
+    the eval would run code paths the request would otherwise run first)."""
     if restart:
         runtime.restart()
     else:
@@ -596,6 +620,8 @@ def cold_request(runtime: BenchRuntime, path: str, *, restart: bool = True) -> C
     after = cpu_sample(pid)
     rss_after = rss_bytes(pid)
     cpu = cpu_delta_ms(before, after)
+    assets = runtime.asset_log()
+    heap_after = python_heap(runtime)["in_use"] if heap else None
     return ColdRequest(
         path=path,
         status=response.status,
@@ -607,7 +633,8 @@ def cold_request(runtime: BenchRuntime, path: str, *, restart: bool = True) -> C
         rss_after=rss_after,
         settled=settled,
         body=response.body,
-        assets=runtime.asset_log(),
+        heap_after=heap_after,
+        assets=assets,
         errors=runtime.python_log().get("errors", []),
     )
 
@@ -668,14 +695,21 @@ def run_load(
                     break
                 path = paths[n % len(paths)]
                 started = time.perf_counter()
-                try:
-                    conn.request("GET", path)
-                    response = conn.getresponse()
-                    response.read()
-                except (OSError, http.client.HTTPException):
+                response = None
+                # A keep-alive connection the server closed fails on reuse: retry once on a
+                # fresh one (as HTTP clients do); a second failure is an error.
+                for _attempt in range(2):
+                    try:
+                        conn.request("GET", path)
+                        response = conn.getresponse()
+                        response.read()
+                        break
+                    except (OSError, http.client.HTTPException):
+                        response = None
+                        conn.close()
+                        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+                if response is None:
                     errors += 1
-                    conn.close()
-                    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
                     continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 statuses[response.status] += 1

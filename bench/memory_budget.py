@@ -58,6 +58,11 @@ cache.max_bytes
 SNAPSHOT = """
 import entry
 import pyodide_js
+m = pyodide_js._module
+p = m._malloc(40)
+m._mallinfo(p)
+info = [m.HEAP32[p // 4 + i] for i in range(10)]
+m._free(p)
 h = entry._handler
 c = h.cache
 index = h.index
@@ -76,7 +81,8 @@ index = h.index
     "index_shard_bytes": getattr(index, "cached_shard_bytes", None),
     "asset_fetches": h.seeder.asset_fetches,
     "bytes_fetched": h.seeder.bytes_fetched,
-    "wasm_heap": pyodide_js._module.HEAP8.length,
+    "wasm_heap": m.HEAP8.length,
+    "python_heap": info[7] + info[4],
 }
 """
 
@@ -201,6 +207,13 @@ def summarize(
             "the constant Worker's grows too: see the notes",
         ),
         figure(
+            "d.python_heap",
+            "Python heap in use (Pyodide malloc) at the samples",
+            "B",
+            [s["python_heap"] for s in samples],
+            f"{samples[0]['python_heap']:,} B after the first request",
+        ),
+        figure(
             "d.wasm_heap",
             "Python's wasm heap (Pyodide linear memory) at the samples",
             "B",
@@ -242,8 +255,8 @@ def summarize(
             "(/proc/<pid>/status), all of the process: it grows with requests for the constant "
             "Worker too (b: RSS growth per 1,000 requests; V8's heap, collected lazily, and the "
             "runtime's glue), so it says little about the cache. Python's own memory is "
-            "Pyodide's wasm heap (linear memory, which only grows): that is the figure to "
-            "compare with the budget.",
+            "Pyodide's heap: bytes in use in its malloc (mallinfo) and the wasm linear memory "
+            "holding it (which only grows): those are the figures to compare with the budget.",
         ],
         "problems": problems,
         "raw": {"samples": samples, "statuses": statuses, "cache_statuses": cache},

@@ -16,9 +16,9 @@ Benchmarks (each its own module in bench/, each saving bench/results/<name>.json
 Then bench/report.py assembles bench/RESULTS.md (goals PASS/FAIL, tables, notes) from
 every JSON there plus any other *.md section, and the page is printed. Runs hold the lock
 /tmp/bench.lock (shared with other load tests on this machine); under
-`flock /tmp/bench.lock ...` the parent's lock is used. Needs the local runtime's setup
-(bash scripts/setup-node.sh, bash scripts/vendor_sdk.sh). Synthetic sites are cached in
-bench/.cache/ (about 4 GB for 100,000 routes in both layouts).
+`flock /tmp/bench.lock ...` the parent's lock is used. The local runtime's setup runs first
+(scripts/setup-node.sh, scripts/vendor_sdk.sh: at once when done). Synthetic sites are cached in
+bench/.cache/ (about 3 GB for 100,000 routes in both layouts).
 
 Exit codes: 0 every benchmark ran (goals may FAIL: they are results); 1 a benchmark
 failed to run (the others still ran; its previous JSON is kept); 2 usage.
@@ -32,6 +32,7 @@ import fcntl
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -146,6 +147,15 @@ def bench_lock(path: Path, enabled: bool) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def setup() -> None:
+    """What the local runtime needs, as the HTTP tests set it up: node_modules from the
+    lockfile and the vendored workers SDK (both return at once when already done)."""
+    for script in ("scripts/setup-node.sh", "scripts/vendor_sdk.sh"):
+        result = subprocess.run(["bash", script], cwd=ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"{script} failed:\n{result.stdout}\n{result.stderr}")
+
+
 def runners(p: dict[str, Any]) -> dict[str, Callable[[Path], dict[str, Any]]]:
     from bench import cold_render, concurrency, memory_budget, scale_runtime, warm_hit
 
@@ -231,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = harness.machine_info()
     commit = harness.git_info()
     harness.log(f"{command}: {', '.join(selected)} at {commit['commit'][:10]}")
+    setup()
     failed = []
     with bench_lock(LOCK, not args.no_lock):
         work_root = Path(tempfile.mkdtemp(prefix="bench-run-"))

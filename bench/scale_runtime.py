@@ -32,6 +32,7 @@ from bench.harness import (
     log,
     make_project,
     percentile,
+    python_heap,
 )
 from bench.scale import cold_seed, layout_budget
 from bench.sites import count_files, layout_method, synthetic_assets, synthetic_build
@@ -101,9 +102,15 @@ def run(work: Path, *, scales: list[int], isolates: int) -> dict[str, Any]:
                 work / f"{layout}-{routes}", src=ROOT / "src", assets_dir=assets, SEED_INDEX=layout
             )
             with BenchRuntime(project, work / f"{layout}-{routes}.log") as runtime:
+                # Python's heap in a fresh isolate that served nothing: the baseline.
+                baseline = []
+                for _ in range(2):
+                    runtime.restart()
+                    baseline.append(python_heap(runtime)["in_use"])
+                cell["heap_baseline"] = percentile(baseline, 50)
                 for n, route in enumerate(targets):
-                    sample = cold_request(runtime, route)
-                    cell["samples"].append(_sample(sample, assets))
+                    sample = cold_request(runtime, route, heap=True)
+                    cell["samples"].append(_sample(sample, assets, cell["heap_baseline"]))
                     if sample.status != 200 or sample.cache_status != "HIT" or sample.errors:
                         cell.setdefault("problems", []).append(
                             f"{route}: {sample.status} {sample.cache_status} {sample.errors[:1]}"
@@ -117,8 +124,10 @@ def run(work: Path, *, scales: list[int], isolates: int) -> dict[str, Any]:
     return summarize(cells, scales, isolates)
 
 
-def _sample(sample: ColdRequest, assets: Path) -> dict[str, Any]:
+def _sample(sample: ColdRequest, assets: Path, heap_baseline: float) -> dict[str, Any]:
+    heap = None if sample.heap_after is None else sample.heap_after - heap_baseline
     return {
+        "heap_growth": heap,
         "path": sample.path,
         "status": sample.status,
         "cache": sample.cache_status,
@@ -161,7 +170,8 @@ def _medians(cell: dict[str, Any]) -> dict[str, float | None]:
     return {
         "latency ms": percentile([s["wall_ms"] for s in samples], 50),
         "bytes": percentile([s["bytes"] for s in samples], 50),
-        "memory B": percentile([s["rss_growth"] for s in samples], 50),
+        "memory (RSS) B": percentile([s["rss_growth"] for s in samples], 50),
+        "Python heap B": percentile([s["heap_growth"] for s in samples], 50),
     }
 
 
@@ -214,6 +224,12 @@ def summarize(cells: list[dict[str, Any]], scales: list[int], isolates: int) -> 
                 f"{tag}: isolate memory growth (RSS after - before)",
                 "B",
                 [s["rss_growth"] for s in samples],
+            ),
+            figure(
+                f"{key}.heap",
+                f"{tag}: Python heap growth (in use after - a fresh isolate's)",
+                "B",
+                [s["heap_growth"] for s in samples],
             ),
             figure(
                 f"{key}.rss",
@@ -280,7 +296,11 @@ def summarize(cells: list[dict[str, Any]], scales: list[int], isolates: int) -> 
             "never revalidates (HIT from the seed). Bytes fetched: sizes on disk of the files the "
             "asset log shows fetched (200). Memory: workerd's RSS (/proc/<pid>/status VmRSS) after "
             "the request (once idle) minus the same isolate's RSS just before it; RSS counts pages "
-            "touched (Pyodide's wasm heap only grows), so it is page-granular and noisy.",
+            "touched by the whole process (V8's heap, collected lazily, and Pyodide's wasm memory, "
+            "which only grows), so it is page-granular and noisy. Python heap: bytes in use in "
+            "Pyodide's malloc (mallinfo, read through the runtime's test-mode eval) after the "
+            "request, minus the median of two fresh isolates that served nothing (read after the "
+            "request, never before it: the eval would warm code paths the request runs first).",
             "Synthetic sites: bench/synthetic_site.py (HTML 5-15 KB, JSON 1-3 KB per route); "
             "layouts by scripts/copy_prerender.py, cached in bench/.cache/. File counts from the "
             "copy script's planner (bench/scale.py layout_budget).",

@@ -174,6 +174,7 @@ def test_scale_summary_and_fetched_bytes(tmp_path: Path, monkeypatch) -> None:
             "fetches": 3,
             "rss_before": 10,
             "rss_growth": 5,
+            "heap_growth": 7,
         }
         return {
             "routes": routes,
@@ -228,6 +229,7 @@ def test_memory_summary() -> None:
             "bytes_fetched": 5,
             "rss": 1000,
             "wasm_heap": 500,
+            "python_heap": 400,
             "requests": 1,
             "t": 0,
             "hits": 0,
