@@ -20,6 +20,7 @@ from bench.load_faults import (
     MIB,
     NOT_FOUND_ROUTE,
     WEIGHTS,
+    Epoch,
     ExpectedPage,
     Gate,
     Oracle,
@@ -31,6 +32,7 @@ from bench.load_faults import (
     expected_page,
     fallback_renders,
     fault_share,
+    growth_per_request,
     latency_summary,
     make_schedule,
     next_fault_count,
@@ -419,6 +421,18 @@ def test_the_rss_bound_is_the_fixed_part_plus_one_isolate() -> None:
     assert rss_limit(samples) == 200 * MIB + ISOLATE_BUDGET
     with pytest.raises(ValueError):
         rss_limit([])
+
+
+def test_rss_kept_per_request_is_the_median_over_isolates() -> None:
+    epochs = [
+        Epoch(0, rss_warm=200 * MIB, rss_end=210 * MIB, requests=1000),
+        Epoch(1, rss_warm=200 * MIB, rss_end=230 * MIB, requests=1000),
+        Epoch(2, rss_warm=200 * MIB, rss_end=220 * MIB, requests=1000),
+        Epoch(3, rss_warm=200 * MIB, rss_end=None, requests=1000),  # not measured
+        Epoch(4, rss_warm=200 * MIB, rss_end=999 * MIB, requests=0),  # no request
+    ]
+    assert growth_per_request(epochs) == pytest.approx(20 * MIB / 1000)
+    assert growth_per_request([]) is None
 
 
 def test_fallback_renders_count_prerendered_routes_rendered_on_a_miss() -> None:
