@@ -325,13 +325,32 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+BENCH_MODULES = (
+    "harness",
+    "sites",
+    "goals",
+    "report",
+    "run_all",
+    "cold_render",
+    "warm_hit",
+    "scale_runtime",
+    "memory_budget",
+    "concurrency",
+    "scale",
+    "synthetic_site",
+)
+
+
 def git_info() -> dict[str, Any]:
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
         ).stdout.strip()
 
-    changed = git("status", "--porcelain", "--", "src", "runtime", "bench", "wrangler.toml")
+    # Dirty when what the benchmarks run differs from the commit (not other files).
+    used = ["src", "runtime", "scripts", "wrangler.toml", "package-lock.json"]
+    used += [f"bench/{name}.py" for name in BENCH_MODULES]
+    changed = git("status", "--porcelain", "--", *used)
     return {
         "commit": git("rev-parse", "HEAD") or "unknown",
         "subject": git("log", "-1", "--format=%s")[:120],
