@@ -750,7 +750,10 @@ def _kib(value: float | None) -> str:
 
 def growth_row(memory: Mapping[str, Any]) -> str:
     calibration = memory.get("calibration") or {}
-    text = f"{_kib(memory.get('growth_per_request'))} (median over isolates)"
+    text = (
+        f"{_kib(memory.get('growth_per_request'))} (median over isolates, each one's "
+        "growth after warm-up: first renders, JIT, caches)"
+    )
     if calibration.get("growth_per_request") is not None:
         text += (
             f"; {_kib(calibration['growth_per_request'])} for public-file requests that "
@@ -1061,11 +1064,13 @@ class LoadRun:
         self.requests_sent = 0
         self.warmup_info: dict[str, Any] = {}
         self.calibration: dict[str, Any] = {}
+        self.git: dict[str, Any] = {}
 
     # -- setup --
 
     def prepare(self) -> None:
         started = time.monotonic()
+        self.git = git_info()  # what the snapshot below is taken from
         project = self.workdir / "project"
         make_project(project, src=ROOT / "src")
         shutil.copytree(
@@ -1502,7 +1507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": command_line(argv),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": machine,
-        "git": git_info(),
+        "git": run.git,
         "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "summary": summary,
         "checks": checks,
