@@ -9,7 +9,7 @@ from typing import Any
 from workers import Response as WorkersResponse
 
 from seeding.assets import AssetResponse
-from seeding.http import Request, Response
+from seeding.http import LazyHeaders, Request, Response
 
 # The binding ignores the host; any absolute URL will do.
 ASSETS_ORIGIN = "https://assets.invalid"
@@ -31,8 +31,11 @@ class AssetsBinding:
 
 def to_plain_request(request: Any) -> Request:
     js_request = request.js_object
-    headers = {str(k).lower(): str(v) for k, v in request.headers.items()}
-    return Request(method=str(js_request.method), url=str(js_request.url), headers=headers)
+    return Request(
+        method=str(js_request.method),
+        url=str(js_request.url),
+        headers=LazyHeaders(js_request.headers),
+    )
 
 
 def to_workers_response(response: Response) -> WorkersResponse:

@@ -7,6 +7,7 @@ are the same type: a reader cannot tell, and need not.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,11 @@ from seeding.routes import Variant
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 # Bookkeeping an entry costs beyond its body and headers (objects, dict slot, key).
 ENTRY_OVERHEAD_BYTES = 256
+
+
+def etag_for(body: bytes) -> str:
+    """A strong ETag derived from the body."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def cache_key(build_id: str, variant: Variant, route: str) -> str:
@@ -42,10 +48,13 @@ class CacheEntry:
     revalidate: int | None = None
     expire: int | None = None
     size: int = field(init=False, compare=False)
+    # Computed once when the entry is made, not on every hit.
+    etag: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         header_bytes = sum(len(k) + len(v) for k, v in self.headers.items())
         object.__setattr__(self, "size", len(self.body) + header_bytes + ENTRY_OVERHEAD_BYTES)
+        object.__setattr__(self, "etag", self.headers.get("etag") or etag_for(self.body))
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.generated_at)

@@ -17,14 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from seeding.assets import AssetFetcher
-from seeding.cache import CacheEntry, MemoryCache, cache_key
+from seeding.cache import CacheEntry, MemoryCache, cache_key, etag_for
 from seeding.config import SiteConfig
 from seeding.http import Request, Response, text_response
 from seeding.policy import (
     DYNAMIC_CACHE_CONTROL,
     cache_control,
-    entry_etag,
-    etag_for,
     if_none_match_hits,
     is_private_request,
     is_private_response,
@@ -191,7 +189,7 @@ class SiteHandler:
             wait_until(job)
 
     def _from_entry(self, request: Request, entry: CacheEntry, status_label: str) -> Response:
-        etag = entry_etag(entry)
+        etag = entry.etag
         headers = dict(entry.headers)
         headers["cache-control"] = cache_control(entry.revalidate, entry.expire)
         headers["etag"] = etag

@@ -3,8 +3,9 @@ converts to and from the Workers SDK types at the edge."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -45,3 +46,33 @@ def text_response(status: int, text: str, headers: Mapping[str, str] | None = No
     all_headers = {"content-type": "text/plain; charset=utf-8"}
     all_headers.update(headers or {})
     return Response(status, all_headers, text.encode("utf-8"))
+
+
+class LazyHeaders(Mapping[str, str]):
+    """Request headers read on demand from a Fetch-API `Headers` object (anything
+    with `has`, `get` and `entries`). A cached page needs two or three of them, and
+    converting every header across the JS boundary on each request is a measurable
+    share of a warm hit. Names are case-insensitive, as in `Headers`."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self._all: dict[str, str] | None = None
+
+    def __getitem__(self, name: str) -> str:
+        if not isinstance(name, str) or not self._source.has(name):
+            raise KeyError(name)
+        return str(self._source.get(name))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool(self._source.has(name))
+
+    def _items(self) -> dict[str, str]:
+        if self._all is None:
+            self._all = {str(k).lower(): str(v) for k, v in self._source.entries()}
+        return self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())

@@ -3,11 +3,8 @@ and the headers a cached page is sent with (as Next.js sends them)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
-
-from seeding.cache import CacheEntry
 
 ONE_YEAR = 31536000
 DYNAMIC_CACHE_CONTROL = "private, no-cache, no-store, max-age=0, must-revalidate"
@@ -21,14 +18,6 @@ def cache_control(revalidate: int | None, expire: int | None) -> str:
     if expire is None:
         return f"s-maxage={revalidate}, stale-while-revalidate"
     return f"s-maxage={revalidate}, stale-while-revalidate={max(0, expire - revalidate)}"
-
-
-def etag_for(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-
-
-def entry_etag(entry: CacheEntry) -> str:
-    return entry.headers.get("etag") or etag_for(entry.body)
 
 
 def if_none_match_hits(header: str | None, etag: str) -> bool:
