@@ -29,7 +29,7 @@ from seeding.policy import (
 )
 from seeding.regeneration import Regenerator
 from seeding.rendering import Renderer, RenderRequest, RenderResult
-from seeding.route_index import RouteIndex
+from seeding.route_index import ManifestIndex, RouteIndex
 from seeding.routes import (
     NOT_FOUND_ROUTE,
     RouteTarget,
@@ -39,6 +39,10 @@ from seeding.routes import (
 )
 from seeding.routes import resolve_request_path as resolve
 from seeding.seeder import Seeder
+
+# Imported here, not on first use: with memory snapshots import-time work is free,
+# work in the first request is billed.
+from seeding.sharded_index import ShardedIndex
 
 log = logging.getLogger("seeding")
 
@@ -263,8 +267,6 @@ def create_handler(
     """A handler with its own isolate-global state: one per isolate. `index_kind`
     picks the prerender layout to read (`seeding.config.index_kind`, the `SEED_INDEX`
     var): "sharded" (`ShardedIndex`) or "manifest" (`ManifestIndex`, the baseline)."""
-    from seeding.route_index import ManifestIndex
-    from seeding.sharded_index import ShardedIndex
 
     index: RouteIndex
     if index_kind == "sharded":
