@@ -38,7 +38,6 @@ from typing import Any
 
 from bench.goals import seed_cpu_goal
 from bench.harness import (
-    ROOT,
     BenchRuntime,
     ColdRequest,
     cold_request,
@@ -49,6 +48,7 @@ from bench.harness import (
     make_project,
     percentile,
     public_files,
+    source_dir,
 )
 from seeding.routes import MANIFEST_FILE
 
@@ -92,7 +92,7 @@ def _projects(work: Path) -> dict[str, Path]:
     (probe / "public" / "__prerender" / "probe.txt").write_text("probe\n")
     roots["fetch"] = probe
     for name in ("seeded", "stale", "render"):
-        project = make_project(work / name, src=ROOT / "src")
+        project = make_project(work / name, src=source_dir())
         public_files(project / "public")
         roots[name] = project
     (roots["render"] / "public" / "__prerender").mkdir()

@@ -19,7 +19,6 @@ from typing import Any
 from bench.cold_render import blog_posts
 from bench.goals import single_fetch_goal
 from bench.harness import (
-    ROOT,
     BenchRuntime,
     concurrent_gets,
     example_build,
@@ -27,6 +26,7 @@ from bench.harness import (
     log,
     make_project,
     public_files,
+    source_dir,
     wait_idle,
 )
 
@@ -36,7 +36,7 @@ LAYOUTS = ("sharded", "manifest")
 def run(work: Path, *, bursts: int, clients: int = 100) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for layout in LAYOUTS:
-        project = make_project(work / layout, src=ROOT / "src", SEED_INDEX=layout)
+        project = make_project(work / layout, src=source_dir(), SEED_INDEX=layout)
         public_files(project / "public")
         example_build(work / f"{layout}-build", project / "public", layout)
         posts = blog_posts(work / f"{layout}-build")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import itertools
 import json
 import math
@@ -18,6 +19,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections import Counter
@@ -35,6 +37,10 @@ for _entry in (str(ROOT), str(ROOT / "src")):
 from runtime.local_runtime import HttpResponse, LocalRuntimeProcess, http_request  # noqa: E402
 
 CACHE_DIR = ROOT / "bench" / ".cache"
+# Where the Worker's src/, the build scripts and wrangler.toml come from: a snapshot taken
+# when a run starts (`snapshot_sources`: the commit, or the working tree), so edits others
+# make during an hour-long run never reach part of it. Until then, this repository.
+SOURCE = ROOT
 # The Python version a runtime's warm-up reported (for the machine's description).
 WORKER_PYTHON: str | None = None
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -341,14 +347,20 @@ BENCH_MODULES = (
 )
 
 
-def git_info() -> dict[str, Any]:
+def git_info(include_sources: bool = True) -> dict[str, Any]:
+    """The commit, and whether files the benchmarks run differ from it (`include_sources`
+    False: src/, scripts/ and wrangler.toml come from the commit itself, so only the
+    runtime and the benchmarks' own modules count)."""
+
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
         ).stdout.strip()
 
     # Dirty when what the benchmarks run differs from the commit (not other files).
-    used = ["src", "runtime", "scripts", "wrangler.toml", "package-lock.json"]
+    used = ["runtime", "package-lock.json"]
+    if include_sources:
+        used += list(SNAPSHOT_PATHS)
     used += [f"bench/{name}.py" for name in BENCH_MODULES]
     changed = git("status", "--porcelain", "--", *used)
     return {
@@ -394,6 +406,40 @@ def wrangler_toml_for(text: str, *, assets_dir: Path | None = None, **variables:
     return "\n".join(out) + "\n"
 
 
+SNAPSHOT_PATHS = ("src", "scripts", "wrangler.toml")
+
+
+def snapshot_sources(into: Path, ref: str | None = "HEAD") -> Path:
+    """Copy src/, scripts/ and wrangler.toml as of git `ref` (None: the working tree) into
+    `into`, and make every later project, build and layout use them."""
+    global SOURCE
+    into.mkdir(parents=True, exist_ok=True)
+    if ref is not None:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", ref, *SNAPSHOT_PATHS],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(into, filter="data")
+    else:
+        for name in SNAPSHOT_PATHS:
+            if (ROOT / name).is_dir():
+                shutil.copytree(
+                    ROOT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
+            else:
+                shutil.copy2(ROOT / name, into / name)
+    SOURCE = into
+    return into
+
+
+def source_dir() -> Path:
+    """The Worker's src/ the benchmarks serve (see SOURCE)."""
+    return SOURCE / "src"
+
+
 def copy_src(source: Path, into: Path) -> Path:
     shutil.copytree(source, into, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return into
@@ -406,7 +452,7 @@ def make_project(
     assets_dir: Path | None = None,
     **variables: str,
 ) -> Path:
-    """A project root for the runtime: this repository's wrangler.toml (copied, with
+    """A project root for the runtime: the snapshot's wrangler.toml (copied, with
     [assets] directory and [vars] set as asked), a copy of `src` (a snapshot: edits in
     the working tree during a run do not leak in), the vendored SDK linked in. Without
     `assets_dir`, `into/public` is made and used."""
@@ -415,7 +461,7 @@ def make_project(
         assets_dir = into / "public"
         assets_dir.mkdir(exist_ok=True)
     toml = wrangler_toml_for(
-        (ROOT / "wrangler.toml").read_text(), assets_dir=assets_dir.resolve(), **variables
+        (SOURCE / "wrangler.toml").read_text(), assets_dir=assets_dir.resolve(), **variables
     )
     (into / "wrangler.toml").write_text(toml)
     copy_src(src, into / "src")
@@ -451,14 +497,18 @@ def public_files(into: Path) -> Path:
     return into
 
 
-def run_script(*args: str | Path) -> str:
-    """Run a repository script with this Python; its output, or an error with it."""
+def run_script(script: str, *args: str | Path) -> str:
+    """Run a script of the snapshot (`scripts/...`, which imports the snapshot's src/) with
+    this Python; its output, or an error with it."""
     result = subprocess.run(
-        [sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, str(SOURCE / script), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(
-            f"{' '.join(map(str, args))} exited {result.returncode}:\n"
+            f"{script} {' '.join(map(str, args))} exited {result.returncode}:\n"
             f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
         )
     return result.stdout
@@ -475,7 +525,13 @@ def source_digest(paths: Iterable[Path]) -> str:
     older generator or layout is not reused."""
     digest = hashlib.sha256()
     for path in sorted(paths):
-        digest.update(path.relative_to(ROOT).as_posix().encode())
+        for base in (SOURCE, ROOT):
+            if path.is_relative_to(base):
+                name = path.relative_to(base).as_posix()
+                break
+        else:
+            name = path.name
+        digest.update(name.encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -23,7 +23,6 @@ from typing import Any
 
 from bench.goals import budget_goal
 from bench.harness import (
-    ROOT,
     BenchRuntime,
     LoadResult,
     figure,
@@ -31,6 +30,7 @@ from bench.harness import (
     make_project,
     rss_bytes,
     run_load,
+    source_dir,
 )
 from bench.sites import synthetic_assets
 from bench.synthetic_site import route_keys
@@ -98,7 +98,7 @@ def run(
     max_rss: int = 6 * 2**30,
 ) -> dict[str, Any]:
     assets = synthetic_assets(routes, "sharded")
-    project = make_project(work / "memory", src=ROOT / "src", assets_dir=assets)
+    project = make_project(work / "memory", src=source_dir(), assets_dir=assets)
     keys = route_keys(routes)
     random.Random(20261124).shuffle(keys)
     keys = keys[:requests]

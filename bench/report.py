@@ -118,6 +118,8 @@ def runs_table(results: list[dict[str, Any]]) -> list[str]:
         meta = r.get("meta", {})
         commit = meta.get("commit", {})
         sha = str(commit.get("commit", "?"))[:10] + (" (dirty)" if commit.get("dirty") else "")
+        if commit.get("source") == "working tree":
+            sha += ", src/ from the working tree"
         lines.append(
             f"| {r['benchmark']} | {sha} | {meta.get('finished', '?')} | "
             f"{meta.get('duration_s', 0) / 60:.1f} min | `{_cell(meta.get('command', '?'))}` |"

@@ -200,6 +200,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=report.RESULTS_MD, help="the page to write")
     parser.add_argument("--no-lock", action="store_true", help=f"do not take {LOCK}")
     parser.add_argument("--keep-work", action="store_true", help="keep the temporary projects")
+    parser.add_argument(
+        "--worktree",
+        action="store_true",
+        help="serve src/ (and use scripts/, wrangler.toml) as they are in the working tree; "
+        "by default they come from the commit (HEAD), snapshot when the run starts",
+    )
     parser.add_argument("--isolates", type=int, help="a: fresh isolates per variant")
     parser.add_argument("--warm-requests", type=int, help="b: requests per round")
     parser.add_argument("--scales", type=int, nargs="+", help="c: site sizes (routes)")
@@ -239,13 +245,22 @@ def main(argv: list[str] | None = None) -> int:
     selected = [b for b in BENCHMARKS if b in args.only.split(",")]
     command = command_line(argv)
     machine = harness.machine_info()
-    commit = harness.git_info()
-    harness.log(f"{command}: {', '.join(selected)} at {commit['commit'][:10]}")
     setup()
     failed = []
     with bench_lock(LOCK, not args.no_lock):
         work_root = Path(tempfile.mkdtemp(prefix="bench-run-"))
         try:
+            # One snapshot for the whole run: what others commit or edit meanwhile is not
+            # served by half of it.
+            commit = harness.git_info(include_sources=args.worktree)
+            harness.snapshot_sources(
+                work_root / "source", None if args.worktree else commit["commit"]
+            )
+            commit["source"] = "working tree" if args.worktree else "commit"
+            harness.log(
+                f"{command}: {', '.join(selected)} at {commit['commit'][:10]} "
+                f"(src/ from the {commit['source']})"
+            )
             table = runners(params)
             for name in selected:
                 started = time.monotonic()

@@ -24,7 +24,6 @@ from typing import Any
 
 from bench.goals import FREE_FILES, PAID_FILES, files_goal, flat_goal
 from bench.harness import (
-    ROOT,
     BenchRuntime,
     ColdRequest,
     cold_request,
@@ -33,6 +32,7 @@ from bench.harness import (
     make_project,
     percentile,
     python_heap,
+    source_dir,
 )
 from bench.scale import cold_seed, layout_budget
 from bench.sites import count_files, layout_method, synthetic_assets, synthetic_build
@@ -99,7 +99,7 @@ def run(work: Path, *, scales: list[int], isolates: int) -> dict[str, Any]:
                 cells.append(cell)
                 continue
             project = make_project(
-                work / f"{layout}-{routes}", src=ROOT / "src", assets_dir=assets, SEED_INDEX=layout
+                work / f"{layout}-{routes}", src=source_dir(), assets_dir=assets, SEED_INDEX=layout
             )
             with BenchRuntime(project, work / f"{layout}-{routes}.log") as runtime:
                 # Python's heap in a fresh isolate that served nothing: the baseline.

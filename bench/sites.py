@@ -22,20 +22,30 @@ for _entry in (str(ROOT), str(ROOT / "src")):
     if _entry not in sys.path:
         sys.path.insert(0, _entry)
 
+from bench import harness  # noqa: E402
 from bench.harness import CACHE_DIR, cache_key, log, run_script  # noqa: E402
 from bench.synthetic_site import SiteSpec, write_site  # noqa: E402
 from scripts.copy_prerender import PAID_PLAN_FILES, plan_files  # noqa: E402
 from seeding.routes import PRERENDER_DIR  # noqa: E402
 
-GENERATOR_SOURCES = [
-    ROOT / "bench" / "synthetic_site.py",
-    ROOT / "src" / "seeding" / "manifest.py",
-    ROOT / "src" / "seeding" / "routes.py",
-]
-LAYOUT_SOURCES = [
-    ROOT / "scripts" / "copy_prerender.py",
-    ROOT / "src" / "seeding" / "layout.py",
-]
+
+def generator_sources() -> list[Path]:
+    # The generator runs here, with the seeding modules of this process (the working tree).
+    return [
+        ROOT / "bench" / "synthetic_site.py",
+        ROOT / "src" / "seeding" / "manifest.py",
+        ROOT / "src" / "seeding" / "routes.py",
+    ]
+
+
+def layout_sources() -> list[Path]:
+    # The layout is made by the snapshot's copy script (bench.harness.SOURCE).
+    return [
+        harness.SOURCE / "scripts" / "copy_prerender.py",
+        harness.SOURCE / "src" / "seeding" / "layout.py",
+    ]
+
+
 DONE = ".done"
 LAYOUTS = ("sharded", "manifest")
 
@@ -61,7 +71,7 @@ def _prune(keep: Path) -> None:
 def synthetic_build(routes: int, cache_dir: Path = CACHE_DIR) -> Path:
     """The build directory of the synthetic site of `routes` routes (made if missing)."""
     spec = SiteSpec(routes)
-    home = cache_dir / cache_key("site", _params(spec), GENERATOR_SOURCES)
+    home = cache_dir / cache_key("site", _params(spec), generator_sources())
     build = home / "build"
     if (home / DONE).exists():
         return build
@@ -85,7 +95,7 @@ def synthetic_assets(routes: int, layout: str, cache_dir: Path = CACHE_DIR) -> P
     build = synthetic_build(routes, cache_dir)
     spec = SiteSpec(routes)
     params = {**_params(spec), "layout": layout}
-    home = cache_dir / cache_key("assets", params, GENERATOR_SOURCES + LAYOUT_SOURCES)
+    home = cache_dir / cache_key("assets", params, generator_sources() + layout_sources())
     public = home / "public"
     if (home / DONE).exists():
         return public

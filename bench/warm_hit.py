@@ -20,7 +20,6 @@ from typing import Any
 
 from bench.goals import warm_hit_goal
 from bench.harness import (
-    ROOT,
     BenchRuntime,
     LoadResult,
     constant_src,
@@ -34,6 +33,7 @@ from bench.harness import (
     public_files,
     rss_bytes,
     run_load,
+    source_dir,
     wait_idle,
 )
 
@@ -41,7 +41,7 @@ PAGE = "/about"
 
 
 def run(work: Path, *, requests: int, concurrency: int, rounds: int, warmup: int) -> dict[str, Any]:
-    site = make_project(work / "site", src=ROOT / "src")
+    site = make_project(work / "site", src=source_dir())
     public_files(site / "public")
     example_build(work / "site-build", site / "public")
     const = make_project(work / "constant", src=constant_src(work / "constant-src"))

@@ -202,6 +202,25 @@ def test_make_project_snapshots_src(tmp_path: Path) -> None:
     compile(harness.CONSTANT_ENTRY, "entry.py", "exec")
 
 
+def test_sources_snapshot_from_the_commit_or_the_working_tree(tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+
+    monkeypatch.setattr(harness, "SOURCE", harness.SOURCE)  # restored after the test
+    head = harness.snapshot_sources(tmp_path / "head", "HEAD")
+    committed = subprocess.run(
+        ["git", "show", "HEAD:src/entry.py"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    assert (head / "src" / "entry.py").read_bytes() == committed
+    assert (head / "scripts" / "prerender.py").is_file() and (head / "wrangler.toml").is_file()
+    assert head == harness.SOURCE and harness.source_dir() == head / "src"
+    project = harness.make_project(tmp_path / "p", src=harness.source_dir())
+    assert (project / "src" / "entry.py").read_bytes() == committed
+    tree = harness.snapshot_sources(tmp_path / "tree", None)
+    assert (tree / "src" / "entry.py").read_bytes() == (ROOT / "src" / "entry.py").read_bytes()
+    assert not list((tree / "src").rglob("__pycache__"))
+    assert harness.source_dir() == tree / "src"
+
+
 def test_cache_keys_follow_parameters_and_sources(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(harness, "ROOT", tmp_path)
     source = tmp_path / "gen.py"
