@@ -7,10 +7,11 @@ or are delayed, and isolates are restarted so cold seeding keeps happening under
     python bench/load_faults.py --quick              # 2,000 requests, results not written
     python bench/load_faults.py --requests 5000 --fault-rate 0.2 --out-dir /tmp/load
 
-What runs. A temporary project holds a snapshot of src/ and scripts/, this repository's
-wrangler.toml and public files; the snapshot's own prerender.py and copy_prerender.py
-build it, so the server, the build and the oracle all run the same code while others
-edit the working tree. The local runtime serves it in test mode on loopback only.
+What runs. A temporary project holds a snapshot of src/, scripts/ and wrangler.toml as
+of the commit (HEAD when the run starts; --worktree: the working tree), and the public
+files; the snapshot's own prerender.py and copy_prerender.py build it, so the server,
+the build and the oracle all run the same code whatever others edit meanwhile. The
+local runtime serves it in test mode on loopback only.
 
 The mix (a deterministic schedule from --seed): prerendered pages and their `.json` data
 variants, on-demand pages (the post published after the build, the ISR demo), the dynamic
@@ -97,6 +98,7 @@ from bench.harness import (  # noqa: E402
     public_files,
     rss_bytes,
     run_load,
+    snapshot_sources,
     wait_idle,
 )
 
@@ -806,7 +808,8 @@ def render_markdown(payload: Mapping[str, Any]) -> str:
         "",
         f"- machine: {machine_line}",
         f"- commit: `{git.get('commit', 'unknown')[:12]}` {git.get('subject', '')}"
-        + (" (working tree differs in src/, runtime/ or bench/)" if git.get("dirty") else ""),
+        + (f" (src/ from the {git['source']})" if git.get("source") else "")
+        + (" (the files the run uses differ from the commit)" if git.get("dirty") else ""),
         f"- date: {payload['date']}",
         f"- result: **{verdict}**",
         "",
@@ -1070,11 +1073,16 @@ class LoadRun:
 
     def prepare(self) -> None:
         started = time.monotonic()
-        self.git = git_info()  # what the snapshot below is taken from
+        worktree = self.args.worktree
+        self.git = git_info(include_sources=worktree)
+        self.git["source"] = "working tree" if worktree else "commit"
+        sources = snapshot_sources(
+            self.workdir / "source", None if worktree else self.git["commit"]
+        )
         project = self.workdir / "project"
-        make_project(project, src=ROOT / "src")
+        make_project(project, src=sources / "src")
         shutil.copytree(
-            ROOT / "scripts", project / "scripts", ignore=shutil.ignore_patterns("*.sh")
+            sources / "scripts", project / "scripts", ignore=shutil.ignore_patterns("*.sh")
         )
         public_files(project / "public")
         build = self.workdir / "build"
@@ -1454,6 +1462,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"{RESULTS_DIR.relative_to(ROOT)}, or nowhere with --quick)",
     )
     parser.add_argument("--name", default="load", help="results file name")
+    parser.add_argument(
+        "--worktree",
+        action="store_true",
+        help="serve src/ (and use scripts/, wrangler.toml) as they are in the working tree; "
+        "by default they come from the commit (HEAD), snapshot when the run starts",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     args = parser.parse_args(argv)
     if args.requests is None:

@@ -528,7 +528,12 @@ def test_the_markdown_section_has_heading_command_machine_commit_and_tables() ->
         "command": ".venv/bin/python bench/load_faults.py",
         "date": "2026-11-24 21:00:00 UTC",
         "machine": {"cpu": "Test CPU", "cores": 2, "memory_bytes": 8 * 1024 * MIB, "os": "Linux"},
-        "git": {"commit": "0123456789abcdef", "subject": "a commit", "dirty": False},
+        "git": {
+            "commit": "0123456789abcdef",
+            "subject": "a commit",
+            "dirty": False,
+            "source": "commit",
+        },
         "summary": summary,
         "checks": evaluate_checks(summary, 0.1),
         "method": "Method: how.",
@@ -536,7 +541,7 @@ def test_the_markdown_section_has_heading_command_machine_commit_and_tables() ->
     text = render_markdown(payload)
     assert text.startswith("## Load with faults\n")
     assert "`.venv/bin/python bench/load_faults.py`" in text
-    assert "Test CPU, 2 cores" in text and "`0123456789ab`" in text
+    assert "Test CPU, 2 cores" in text and "`0123456789ab` a commit (src/ from the commit)" in text
     assert "| latency median / p95 / p99 | 2.0 / 2.9 / 3.0 ms |" in text
     assert "| data | 100 | 200: 100 | 60 / 40 | 0 |" in text
     assert "**PASS**" in text and "`/x`: status 500" in text
@@ -585,6 +590,7 @@ def test_arguments() -> None:
     full = parse_args([])
     assert full.requests == 20000 and full.concurrency == 64 and full.restarts == 20
     assert full.fault_rate == 0.1 and full.max_seconds == 900 and full.out_dir is not None
+    assert not full.worktree and parse_args(["--worktree"]).worktree
     for bad in (
         ["--fault-rate", "1.5"],
         ["--requests", "0"],
