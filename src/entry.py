@@ -16,7 +16,7 @@ from seeding.config import (
     index_kind,
 )
 from seeding.handler import SiteHandler, create_handler
-from workers_bridge import AssetsBinding, to_plain_request, to_workers_response
+from workers_bridge import AssetsBinding, to_js_response, to_plain_request
 
 # Seeding and regeneration report to the Workers log (stderr); INFO shows regenerations.
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -51,4 +51,4 @@ class Default(WorkerEntrypoint):
         response = await handler.handle(
             to_plain_request(request), AssetsBinding(self.env.ASSETS), self.ctx.waitUntil
         )
-        return to_workers_response(response)
+        return to_js_response(response)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers import Response as WorkersResponse
+import js
+from pyodide.ffi import to_js
 
 from seeding.assets import AssetResponse
 from seeding.http import LazyHeaders, Request, Response
@@ -38,7 +39,22 @@ def to_plain_request(request: Any) -> Request:
     )
 
 
-def to_workers_response(response: Response) -> WorkersResponse:
-    # 304 and HEAD answers must have a null body, not an empty one.
-    body = response.body if response.body else None
-    return WorkersResponse(body, status=response.status, headers=response.headers)
+# Looked up once: each attribute read on `js` is a crossing into JavaScript.
+_JS_RESPONSE = js.Response
+_OBJECT_FROM_ENTRIES = js.Object.fromEntries
+
+
+def to_js_response(response: Response) -> Any:
+    """A JS `Response`, made with two conversions (body, then status and headers in one
+    init object) instead of the SDK's `Response(...)`, which hands the headers to JS
+    as a Python iterable that `Headers` walks one crossing per item: on a cached page
+    that was most of the Python time (117 us of 150 in the isolate, against 44 us).
+    The entrypoint may return a JS Response as it is."""
+    init = to_js(
+        {"status": response.status, "headers": list(response.headers.items())},
+        dict_converter=_OBJECT_FROM_ENTRIES,
+    )
+    # 304 and HEAD answers must have a null body, not an empty one. The JS body is a
+    # copy (Response copies it again), never a view of Python memory that could move.
+    body = to_js(response.body) if response.body else None
+    return _JS_RESPONSE.new(body, init)

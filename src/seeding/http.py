@@ -58,10 +58,16 @@ class LazyHeaders(Mapping[str, str]):
         self._source = source
         self._all: dict[str, str] | None = None
 
+    def get(self, name: str, default: Any = None) -> Any:
+        # One crossing: `Headers.get` answers null (not a str) for an absent header.
+        value = self._source.get(name) if isinstance(name, str) else None
+        return value if isinstance(value, str) else default
+
     def __getitem__(self, name: str) -> str:
-        if not isinstance(name, str) or not self._source.has(name):
+        value = self.get(name)
+        if not isinstance(value, str):
             raise KeyError(name)
-        return str(self._source.get(name))
+        return value
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and bool(self._source.has(name))

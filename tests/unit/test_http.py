@@ -34,6 +34,15 @@ def test_lookups_read_only_the_headers_asked_for() -> None:
     assert "entries" not in source.calls
 
 
+def test_each_lookup_is_one_call_into_the_source() -> None:
+    source = FakeJsHeaders({"Cookie": "a=1", "X-Empty": ""})
+    headers = LazyHeaders(source)
+    assert headers.get("cookie") == "a=1"
+    assert headers.get("if-none-match", "none") == "none"
+    assert headers["x-empty"] == ""
+    assert source.calls == ["get cookie", "get if-none-match", "get x-empty"]
+
+
 def test_iteration_lists_every_header_lower_cased() -> None:
     headers = LazyHeaders(FakeJsHeaders({"X-One": "1", "Accept": "*/*"}))
     assert dict(headers) == {"x-one": "1", "accept": "*/*"}
