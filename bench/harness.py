@@ -488,6 +488,42 @@ def constant_src(into: Path) -> Path:
     return into
 
 
+SAME_RESPONSE_ENTRY = '''"""A constant Worker answering a page's exact bytes and headers (the warm
+benchmark's second baseline): the response is made into JS objects once, at import, so
+a request costs the least Python a Worker can spend on this payload."""
+
+import js
+from pyodide.ffi import to_js
+from workers import WorkerEntrypoint
+
+from constant_response import BODY, HEADERS, STATUS
+
+_BODY = to_js(BODY)
+_INIT = to_js(
+    {"status": STATUS, "headers": list(HEADERS.items())}, dict_converter=js.Object.fromEntries
+)
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return js.Response.new(_BODY, _INIT)
+'''
+
+# Set by the transport, not by the Worker.
+_TRANSPORT_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date"})
+
+
+def same_response_src(into: Path, *, status: int, headers: dict[str, str], body: bytes) -> Path:
+    """The source of a Worker that always answers `status`, `headers` and `body`."""
+    into.mkdir(parents=True, exist_ok=True)
+    kept = {k: v for k, v in headers.items() if k.lower() not in _TRANSPORT_HEADERS}
+    (into / "constant_response.py").write_text(
+        f"STATUS = {status!r}\nHEADERS = {kept!r}\nBODY = {body!r}\n"
+    )
+    (into / "entry.py").write_text(SAME_RESPONSE_ENTRY)
+    return into
+
+
 def public_files(into: Path) -> Path:
     """The example site's public files (not its __prerender copy) into `into`."""
     into.mkdir(parents=True, exist_ok=True)

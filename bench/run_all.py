@@ -55,7 +55,7 @@ LOCK = Path("/tmp/bench.lock")
 FULL = {
     "isolates": 30,
     "warm_requests": 2000,
-    "warm_rounds": 3,
+    "warm_rounds": 6,
     "warm_warmup": 200,
     "concurrency": 8,
     "scales": [1_000, 10_000, 100_000],

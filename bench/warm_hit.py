@@ -1,10 +1,13 @@
 """b. Warm hit overhead: a cached page against a Worker that returns a constant body.
 
-Two temporary projects with this repository's wrangler.toml, each on its own local runtime:
-the example site (a snapshot of src/, its own build, sharded layout) and the constant
-Worker (`Response("ok")`). After a warm-up (which also seeds the page), each gets rounds
-of a bounded load: `requests` GETs from `concurrency` threads, each on a keep-alive
-connection over loopback; rounds alternate between the two. The page is /about: it is
+Three temporary projects with this repository's wrangler.toml, each on its own local
+runtime: the example site (a snapshot of src/, its own build, sharded layout), the constant
+Worker (`Response("ok")`), and a constant Worker answering the page's own bytes and headers
+(made into JS objects at import: the least a Python Worker can spend on that payload, so
+the gap to it is the cache's own overhead, not the size of the answer). After a warm-up
+(which also seeds the page), each gets rounds of a bounded load: `requests` GETs from
+`concurrency` threads, each on a keep-alive connection over loopback; the order of the
+Workers rotates from round to round. The page is /about: it is
 prerendered and never revalidates, so every answer is a plain HIT (a blog post would be
 regenerated once a minute, in ctx.waitUntil, during the run). Latency is per request,
 from sending to the whole body read; requests per second is a round's count over its
@@ -33,11 +36,15 @@ from bench.harness import (
     public_files,
     rss_bytes,
     run_load,
+    same_response_src,
     source_dir,
     wait_idle,
 )
 
 PAGE = "/about"
+
+
+WORKERS = ("constant", "same", "page")
 
 
 def run(work: Path, *, requests: int, concurrency: int, rounds: int, warmup: int) -> dict[str, Any]:
@@ -50,17 +57,28 @@ def run(work: Path, *, requests: int, concurrency: int, rounds: int, warmup: int
         "constant": BenchRuntime(const, work / "constant.log"),
         "page": BenchRuntime(site, work / "site.log"),
     }
-    results: dict[str, list[LoadResult]] = {"constant": [], "page": []}
-    serial: dict[str, list[LoadResult]] = {"constant": [], "page": []}
-    cpu: dict[str, list[float]] = {"constant": [], "page": []}
-    rss: dict[str, list[int]] = {"constant": [], "page": []}
+    results: dict[str, list[LoadResult]] = {name: [] for name in WORKERS}
+    serial: dict[str, list[LoadResult]] = {name: [] for name in WORKERS}
+    cpu: dict[str, list[float]] = {name: [] for name in WORKERS}
+    rss: dict[str, list[int]] = {name: [] for name in WORKERS}
     try:
-        for name, runtime in runtimes.items():
+        for name, runtime in list(runtimes.items()):
             runtime.start()
             run_load(runtime.url, [PAGE], concurrency=concurrency, total=warmup)
             rss[name].append(rss_bytes(runtime.workerd_pid()))
+        # The page as the cache serves it, once seeded: the third Worker's constant answer.
+        answer = runtimes["page"].get(PAGE)
+        same_src = same_response_src(
+            work / "same-src", status=answer.status, headers=answer.headers, body=answer.body
+        )
+        same = make_project(work / "same", src=same_src)
+        public_files(same / "public")
+        runtimes["same"] = BenchRuntime(same, work / "same.log")
+        runtimes["same"].start()
+        run_load(runtimes["same"].url, [PAGE], concurrency=concurrency, total=warmup)
+        rss["same"].append(rss_bytes(runtimes["same"].workerd_pid()))
         for n in range(rounds):
-            order = ("constant", "page") if n % 2 == 0 else ("page", "constant")
+            order = WORKERS[n % len(WORKERS) :] + WORKERS[: n % len(WORKERS)]
             for name in order:
                 runtime = runtimes[name]
                 pid = runtime.workerd_pid()
@@ -84,7 +102,14 @@ def run(work: Path, *, requests: int, concurrency: int, rounds: int, warmup: int
         for runtime in runtimes.values():
             runtime.stop()
     return summarize(
-        results, serial, cpu, rss, requests=requests, concurrency=concurrency, rounds=rounds
+        results,
+        serial,
+        cpu,
+        rss,
+        len_body=len(answer.body),
+        requests=requests,
+        concurrency=concurrency,
+        rounds=rounds,
     )
 
 
@@ -94,19 +119,24 @@ def summarize(
     cpu: dict[str, list[float]],
     rss: dict[str, list[int]],
     *,
+    len_body: int,
     requests: int,
     concurrency: int,
     rounds: int,
 ) -> dict[str, Any]:
-    labels = {"constant": "constant Worker", "page": f"cached page {PAGE} (HIT)"}
+    labels = {
+        "constant": "constant Worker",
+        "same": "constant Worker, the page's bytes and headers",
+        "page": f"cached page {PAGE} (HIT)",
+    }
     figures = []
     medians: dict[str, float | None] = {}
-    for name in ("constant", "page"):
+    for name in WORKERS:
         latencies = [ms for r in results[name] for ms in r.latencies_ms]
         figures.append(figure(f"b.{name}.latency", f"{labels[name]}: latency", "ms", latencies))
         medians[name] = percentile(latencies, 50) if latencies else None
     serial_medians: dict[str, float | None] = {}
-    for name in ("constant", "page"):
+    for name in WORKERS:
         latencies = [ms for r in serial[name] for ms in r.latencies_ms]
         figures.append(
             figure(
@@ -117,7 +147,7 @@ def summarize(
             )
         )
         serial_medians[name] = percentile(latencies, 50) if latencies else None
-    for name in ("constant", "page"):
+    for name in WORKERS:
         figures.append(
             figure(
                 f"b.{name}.rps",
@@ -127,7 +157,7 @@ def summarize(
                 "per round",
             )
         )
-    for name in ("constant", "page"):
+    for name in WORKERS:
         figures.append(
             figure(
                 f"b.{name}.cpu",
@@ -147,7 +177,7 @@ def summarize(
         }
         for name, rows in ((n, results[n] + serial[n]) for n in results)
     }
-    for name in ("constant", "page"):
+    for name in WORKERS:
         sent = sum(r.requests for r in results[name] + serial[name])
         growth = (rss[name][-1] - rss[name][0]) if len(rss[name]) > 1 else None
         figures.append(
@@ -163,6 +193,15 @@ def summarize(
     serial_goal.update(
         id="b2", label="b2 (supplementary): the same, one request at a time (no queueing)"
     )
+    same_goal = warm_hit_goal(medians["page"], medians["same"], baseline="same bytes")
+    same_goal.update(
+        id="b3",
+        label="b3 (supplementary): b against a constant Worker answering the page's bytes",
+    )
+    same_serial_goal = warm_hit_goal(
+        serial_medians["page"], serial_medians["same"], baseline="same bytes"
+    )
+    same_serial_goal.update(id="b4", label="b4 (supplementary): b3, one request at a time")
     problems = []
     page_cache = statuses["page"]["cache"]
     if set(page_cache) != {"HIT"}:
@@ -180,16 +219,25 @@ def summarize(
             "page": PAGE,
         },
         "figures": figures,
-        "goals": [warm_hit_goal(medians["page"], medians["constant"]), serial_goal],
+        "goals": [
+            warm_hit_goal(medians["page"], medians["constant"]),
+            serial_goal,
+            same_goal,
+            same_serial_goal,
+        ],
         "notes": [
             f"{rounds} rounds of {requests} GETs at concurrency {concurrency} per Worker, "
-            "alternating, after a warm-up; keep-alive connections over loopback; the client "
-            "shares the machine's cores with workerd. Latency pools every request of the rounds; "
-            "at concurrency 8 it is mostly queueing behind the isolate's one thread, so it "
-            "follows throughput. Each round also sends a quarter as many requests one at a time "
-            "(unloaded latency, b2).",
+            "the Workers' order rotating, after a warm-up; keep-alive connections over "
+            "loopback; the client shares the machine's cores with workerd. Latency pools every "
+            "request of the rounds; at concurrency 8 it is mostly queueing behind the isolate's "
+            "one thread, so it follows throughput. Each round also sends a quarter as many "
+            "requests one at a time (unloaded latency, b2 and b4).",
             f"{PAGE} is prerendered and never revalidates: every answer is a HIT from the memory "
             "cache, with no background work.",
+            f"The 'same bytes' Worker answers {PAGE}'s body ({len_body} B) and headers as the "
+            "cache serves them, made into JS objects once at import (bench/harness.py, "
+            "SAME_RESPONSE_ENTRY): b3 and b4 measure what the cache adds on top of the payload, "
+            "b and b2 also what a larger answer costs the runtime and the client.",
         ],
         "problems": problems,
         "raw": {"statuses": statuses},

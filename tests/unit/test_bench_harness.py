@@ -202,6 +202,19 @@ def test_make_project_snapshots_src(tmp_path: Path) -> None:
     compile(harness.CONSTANT_ENTRY, "entry.py", "exec")
 
 
+def test_same_response_worker_answers_the_pages_bytes_without_transport_headers(
+    tmp_path: Path,
+) -> None:
+    body = b"<html>\x00\xff caf\xc3\xa9</html>"
+    headers = {"content-type": "text/html", "etag": '"e"', "content-length": "25", "date": "x"}
+    src = harness.same_response_src(tmp_path / "same", status=200, headers=headers, body=body)
+    namespace: dict = {}
+    exec((src / "constant_response.py").read_text(), namespace)
+    assert namespace["BODY"] == body and namespace["STATUS"] == 200
+    assert namespace["HEADERS"] == {"content-type": "text/html", "etag": '"e"'}
+    compile((src / "entry.py").read_text(), "entry.py", "exec")
+
+
 def test_sources_snapshot_from_the_commit_or_the_working_tree(tmp_path: Path, monkeypatch) -> None:
     import subprocess
 
