@@ -48,7 +48,10 @@ def _isolate_handler(env) -> SiteHandler:
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         handler = _isolate_handler(self.env)
+        # Bindings are looked up only when used: a cached page needs neither.
         response = await handler.handle(
-            to_plain_request(request), AssetsBinding(self.env.ASSETS), self.ctx.waitUntil
+            to_plain_request(request),
+            AssetsBinding(self.env),
+            lambda job: self.ctx.waitUntil(job),
         )
         return to_js_response(response)

