@@ -323,25 +323,11 @@ def _shard_route(
         ) from None
     revalidate = v.seconds(obj.get("revalidate"), f"{where}.revalidate")
     expire = v.seconds(obj.get("expire"), f"{where}.expire")
-    http_status = obj.get("httpStatus", 200)
-    if (
-        isinstance(http_status, bool)
-        or not isinstance(http_status, int)
-        or not (100 <= http_status <= 599)
-    ):
-        raise ManifestError(v.source, f"{where}.httpStatus", f"is {http_status!r}")
+    http_status = v.http_status(obj.get("httpStatus", 200), f"{where}.httpStatus")
     variants: dict[Variant, VariantRecord] = {}
     for name, location in v.mapping(obj.get("variants", {}), f"{where}.variants").items():
         vwhere = f"{where}.variants.{name}"
-        try:
-            variant = Variant(name)
-        except ValueError:
-            raise ManifestError(
-                v.source,
-                f"{where}.variants",
-                f"has unknown variant {name!r}",
-                "use 'html' or 'data'",
-            ) from None
+        variant = v.variant(name, f"{where}.variants")
         if not isinstance(location, list) or len(location) != 4:
             raise ManifestError(
                 v.source, vwhere, f"is {location!r}", "expected [pack, offset, bytes, headers]"

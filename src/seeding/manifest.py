@@ -272,26 +272,10 @@ def _route_from_dict(v: _Validator, path: str, raw: Any) -> RouteRecord:
             f"{expire} is less than revalidate {revalidate}",
             "make expire at least the revalidate time",
         )
-    http_status = obj.get("httpStatus", 200)
-    if (
-        isinstance(http_status, bool)
-        or not isinstance(http_status, int)
-        or not 100 <= http_status <= 599
-    ):
-        raise ManifestError(
-            v.source, f"{where}.httpStatus", f"is {http_status!r}", "use an HTTP status code"
-        )
+    http_status = v.http_status(obj.get("httpStatus", 200), f"{where}.httpStatus")
     variants: dict[Variant, VariantRecord] = {}
     for name, value in v.mapping(obj.get("variants", {}), f"{where}.variants").items():
-        try:
-            variant = Variant(name)
-        except ValueError:
-            raise ManifestError(
-                v.source,
-                f"{where}.variants",
-                f"has unknown variant {name!r}",
-                "use 'html' or 'data'",
-            ) from None
+        variant = v.variant(name, f"{where}.variants")
         variants[variant] = _variant_from_dict(v, f"{where}.variants.{name}", path, variant, value)
     if status is RouteStatus.RENDERED and not variants:
         raise ManifestError(
@@ -396,6 +380,21 @@ class _Validator:
             )
         seconds: int = value
         return seconds
+
+    def http_status(self, value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+            raise ManifestError(self.source, where, f"is {value!r}", "use an HTTP status code")
+        status: int = value
+        return status
+
+    def variant(self, name: str, where: str) -> Variant:
+        """A variant's name, as a key of `where` (a route's variants)."""
+        try:
+            return Variant(name)
+        except ValueError:
+            raise ManifestError(
+                self.source, where, f"has unknown variant {name!r}", "use 'html' or 'data'"
+            ) from None
 
     def number(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
