@@ -61,11 +61,16 @@ def run(work: Path, *, requests: int, concurrency: int, rounds: int, warmup: int
     serial: dict[str, list[LoadResult]] = {name: [] for name in WORKERS}
     cpu: dict[str, list[float]] = {name: [] for name in WORKERS}
     rss: dict[str, list[int]] = {name: [] for name in WORKERS}
+
+    def start(name: str) -> None:
+        runtime = runtimes[name]
+        runtime.start()
+        run_load(runtime.url, [PAGE], concurrency=concurrency, total=warmup)
+        rss[name].append(rss_bytes(runtime.workerd_pid()))
+
     try:
-        for name, runtime in list(runtimes.items()):
-            runtime.start()
-            run_load(runtime.url, [PAGE], concurrency=concurrency, total=warmup)
-            rss[name].append(rss_bytes(runtime.workerd_pid()))
+        start("constant")
+        start("page")
         # The page as the cache serves it, once seeded: the third Worker's constant answer.
         answer = runtimes["page"].get(PAGE)
         same_src = same_response_src(
@@ -74,9 +79,7 @@ def run(work: Path, *, requests: int, concurrency: int, rounds: int, warmup: int
         same = make_project(work / "same", src=same_src)
         public_files(same / "public")
         runtimes["same"] = BenchRuntime(same, work / "same.log")
-        runtimes["same"].start()
-        run_load(runtimes["same"].url, [PAGE], concurrency=concurrency, total=warmup)
-        rss["same"].append(rss_bytes(runtimes["same"].workerd_pid()))
+        start("same")
         for n in range(rounds):
             order = WORKERS[n % len(WORKERS) :] + WORKERS[: n % len(WORKERS)]
             for name in order:

@@ -54,7 +54,7 @@ def to_js_response(response: Response) -> Any:
     """A JS `Response`, made with two conversions (body, then status and headers in one
     init object) instead of the SDK's `Response(...)`, which hands the headers to JS
     as a Python iterable that `Headers` walks one crossing per item: on a cached page
-    that was most of the Python time (117 us of 150 in the isolate, against 44 us).
+    that was most of the Python time (117 us of ~150 in the isolate; now 41 us).
     The entrypoint may return a JS Response as it is."""
     init = to_js(
         {"status": response.status, "headers": list(response.headers.items())},
