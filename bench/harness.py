@@ -34,7 +34,12 @@ for _entry in (str(ROOT), str(ROOT / "src")):
     if _entry not in sys.path:
         sys.path.insert(0, _entry)
 
-from runtime.local_runtime import HttpResponse, LocalRuntimeProcess, http_request  # noqa: E402
+from runtime.local_runtime import (  # noqa: E402
+    HttpResponse,
+    LocalRuntimeProcess,
+    control_request,
+    http_request,
+)
 
 CACHE_DIR = ROOT / "bench" / ".cache"
 # Where the Worker's src/, the build scripts and wrangler.toml come from: a snapshot taken
@@ -617,18 +622,7 @@ class BenchRuntime:
         return self.process.proc.pid
 
     def control(self, method: str, path: str, payload: Any = None, timeout: float = 600) -> Any:
-        body = None if payload is None else json.dumps(payload).encode()
-        response = http_request(
-            self.process.control,
-            method,
-            path,
-            headers={"content-type": "application/json"},
-            body=body,
-            timeout=timeout,
-        )
-        if response.status != 200:
-            raise RuntimeError(f"control {method} {path}: {response.status} {response.text}")
-        return response.json()
+        return control_request(self.process.control, method, path, payload, timeout=timeout)
 
     def restart(self) -> dict[str, Any]:
         info = self.control("POST", "/restart")

@@ -59,6 +59,25 @@ def http_request(
         conn.close()
 
 
+def control_request(
+    control_url: str, method: str, path: str, payload: Any = None, *, timeout: float
+) -> Any:
+    """One call to the runtime's control API: `payload` sent as JSON, the JSON answer
+    returned; any status but 200 raises with the runtime's message."""
+    body = None if payload is None else json.dumps(payload).encode()
+    response = http_request(
+        control_url,
+        method,
+        path,
+        headers={"content-type": "application/json"},
+        body=body,
+        timeout=timeout,
+    )
+    if response.status != 200:
+        raise RuntimeError(f"control {method} {path}: {response.status} {response.text}")
+    return response.json()
+
+
 class LocalRuntimeProcess:
     """runtime/server.mjs in test mode, as a child process; its output goes to a log file."""
 

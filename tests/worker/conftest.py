@@ -17,7 +17,6 @@ Fixtures:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -30,7 +29,12 @@ from typing import Any
 
 import pytest
 
-from runtime.local_runtime import HttpResponse, LocalRuntimeProcess, http_request
+from runtime.local_runtime import (
+    HttpResponse,
+    LocalRuntimeProcess,
+    control_request,
+    http_request,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE_SRC = Path(__file__).resolve().parent / "probe" / "src"
@@ -79,18 +83,7 @@ class WorkerClient:
                 f"needs the local runtime's control API (asset log, faults, restart); "
                 f"WORKER_TARGET={self.target} has none"
             )
-        body = None if payload is None else json.dumps(payload).encode()
-        response = http_request(
-            self.control_url,
-            method,
-            path,
-            headers={"content-type": "application/json"},
-            body=body,
-            timeout=CONTROL_TIMEOUT_S,
-        )
-        if response.status != 200:
-            raise RuntimeError(f"control {method} {path}: {response.status} {response.text}")
-        return response.json()
+        return control_request(self.control_url, method, path, payload, timeout=CONTROL_TIMEOUT_S)
 
     def asset_log(self) -> list[dict[str, Any]]:
         """Every env.ASSETS fetch made by Python since the last reset or restart:
