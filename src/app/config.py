@@ -9,4 +9,6 @@ from __future__ import annotations
 
 from seeding.config import SiteConfig
 
-SITE_CONFIG = SiteConfig()  # served at the root, canonical paths without a trailing slash
+# Served at the root, canonical paths without a trailing slash, and every page also as
+# JSON data at `<path>.json` (what a client-side router would fetch).
+SITE_CONFIG = SiteConfig(data_variant=True)

@@ -100,7 +100,8 @@ def _spec(
     revalidate: int | None = None,
     reason: str = "",
 ) -> RouteSpec:
-    return RouteSpec(SiteRoute(pattern, path, mode, reason), kind, param, revalidate)
+    site_route = SiteRoute(pattern, path, mode, reason, variants=(Variant.HTML, Variant.DATA))
+    return RouteSpec(site_route, kind, param, revalidate)
 
 
 @functools.cache
@@ -146,6 +147,21 @@ def route_table() -> dict[str, RouteSpec]:
 
 def site_routes() -> tuple[SiteRoute, ...]:
     return tuple(spec.site_route for spec in route_table().values())
+
+
+def tags(spec: RouteSpec) -> tuple[str, ...]:
+    """What a page shows, as tags for on-demand revalidation: every page that lists
+    posts is tagged `posts` (a new or edited post changes it), a post page also
+    `post:<slug>`, a tag page `tag:<name>`."""
+    if spec.kind is PageKind.POST:
+        return (f"post:{spec.param}", "posts")
+    if spec.kind is PageKind.TAG:
+        return (f"tag:{spec.param}", "posts")
+    if spec.kind in (PageKind.HOME, PageKind.BLOG):
+        return ("posts",)
+    if spec.kind is PageKind.PULSE:
+        return ("pulse",)
+    return ()
 
 
 def match(route: str) -> RouteSpec | None:

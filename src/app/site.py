@@ -2,7 +2,9 @@
 
 `render` never raises for any route string: an unknown route renders the 404 page
 (status 404) in the variant asked for. Both variants of a page are rendered from the
-same page data and carry the same generation stamp, taken from the request.
+same page data and carry the same generation stamp, taken from the request. Pages are
+tagged with what they show (`posts`, `post:<slug>`, `tag:<name>`), for on-demand
+revalidation. The site only answers GET: any other method is 405.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from app import data, pages, routing, views
+from app.config import SITE_CONFIG
 from app.stamp import Stamp, make_stamp
+from seeding.config import SiteConfig
 from seeding.rendering import RenderRequest, RenderResult, SiteRoute
 from seeding.routes import Variant
 
@@ -19,14 +23,29 @@ from seeding.routes import Variant
 class Site:
     """The example blog. Stateless: safe to share across requests and isolates."""
 
-    def site_routes(self) -> Sequence[SiteRoute]:
+    # Its pages read no request header (the handler checks: one that did would be
+    # served uncached).
+    declares_vary = False
+
+    @property
+    def config(self) -> SiteConfig:
+        return SITE_CONFIG
+
+    async def site_routes(self) -> Sequence[SiteRoute]:
         return routing.site_routes()
 
     async def render(self, request: RenderRequest) -> RenderResult:
         return self.render_sync(request)
 
     def render_sync(self, request: RenderRequest) -> RenderResult:
-        """The work of `render`, for callers without an event loop (build scripts)."""
+        """The work of `render`, for callers without an event loop."""
+        if request.method not in ("GET", "HEAD"):
+            return RenderResult(
+                405,
+                {"content-type": "text/plain; charset=utf-8", "allow": "GET, HEAD"},
+                b"Method Not Allowed",
+                dynamic=True,
+            )
         spec = routing.match(request.route)
         stamp = make_stamp(request.now, request.phase)
         if spec is None:
@@ -48,6 +67,7 @@ class Site:
             body=body,
             revalidate=revalidate,
             dynamic=dynamic,
+            tags=routing.tags(spec) if spec is not None else (),
         )
 
 

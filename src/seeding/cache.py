@@ -38,7 +38,8 @@ class CacheEntry:
 
     `generated_at` is epoch seconds (the build time for seeded pages); `revalidate`
     is seconds until stale (None: never stale, never expires); `expire` is seconds
-    after which a revalidating entry must not be served at all (None: never).
+    after which a revalidating entry must not be served at all (None: never); `tags`
+    name the content it shows, for on-demand revalidation.
     """
 
     body: bytes
@@ -47,12 +48,14 @@ class CacheEntry:
     generated_at: float
     revalidate: int | None = None
     expire: int | None = None
+    tags: tuple[str, ...] = ()
     size: int = field(init=False, compare=False)
     # Computed once when the entry is made, not on every hit.
     etag: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         header_bytes = sum(len(k) + len(v) for k, v in self.headers.items())
+        header_bytes += sum(len(tag) for tag in self.tags)
         object.__setattr__(self, "size", len(self.body) + header_bytes + ENTRY_OVERHEAD_BYTES)
         object.__setattr__(self, "etag", self.headers.get("etag") or etag_for(self.body))
 

@@ -1,76 +1,82 @@
-"""Site-level settings, shared by the build (written into the manifest) and the
-Worker, and the settings read from wrangler vars."""
+"""Settings: the site's own (`SiteConfig`, fixed in code, shared by the build, which
+records them, and the Worker, which checks them) and the deployment's (`Settings`, read
+from wrangler `[vars]` and secrets by `settings_from_vars`, the one place they are
+parsed). A bad var never stops the Worker: it is reported, named with its fix, and its
+default applies.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from seeding.cache import DEFAULT_MAX_BYTES
 
 # Next.js's default `expireTime`: a stale page may be served for up to a year.
 DEFAULT_EXPIRE_SECONDS = 365 * 24 * 3600
-CACHE_BUDGET_VAR = "SEED_CACHE_MAX_BYTES"
 MIN_CACHE_BYTES = 64 * 1024
-# Which prerender layout the Worker reads: "sharded" (meta/build.json + shards +
-# packs, `seeding.layout`; the default) or "manifest" (meta/manifest.json + one file
-# per route variant; the baseline). Must match `scripts/copy_prerender.py --layout`.
-INDEX_KIND_VAR = "SEED_INDEX"
-INDEX_KINDS = ("sharded", "manifest")
-DEFAULT_INDEX_KIND = "sharded"
 
 
 @dataclass(frozen=True)
 class SiteConfig:
     """`base_path` ("" or "/docs") and `trailing_slash` decide canonical URLs;
+    `data_variant` opts in to a JSON data form of each page at `<path>.json`;
     `expire` bounds how long a stale page may still be served (None: forever);
     a request carrying one of `session_cookies` (or `Authorization`) is private."""
 
     base_path: str = ""
     trailing_slash: bool = False
+    data_variant: bool = False
     expire: int | None = DEFAULT_EXPIRE_SECONDS
     session_cookies: frozenset[str] = field(
         default_factory=lambda: frozenset({"session", "sessionid", "__session", "auth"})
     )
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The deployment's settings (wrangler.toml `[vars]`; see `VARS`)."""
+
+    cache_max_bytes: int = DEFAULT_MAX_BYTES
+
+
 class ConfigError(ValueError):
     pass
 
 
-def cache_budget(vars: Mapping[str, str | None]) -> int:
-    """The cache's byte budget from the `SEED_CACHE_MAX_BYTES` var (a whole number of
-    bytes, at least 64 KiB); the default when unset. Raises `ConfigError` naming the
-    var and the fix."""
-    raw = vars.get(CACHE_BUDGET_VAR)
-    if raw is None or str(raw).strip() == "":
-        return DEFAULT_MAX_BYTES
+def _whole_bytes(name: str, raw: str) -> int:
     try:
-        value = int(str(raw).strip())
+        value = int(raw)
     except ValueError:
         raise ConfigError(
-            f"wrangler.toml [vars] {CACHE_BUDGET_VAR} = {raw!r} is not a whole "
-            f'number of bytes (e.g. "33554432" for 32 MiB)'
+            f"wrangler.toml [vars] {name} = {raw!r} is not a whole number of bytes "
+            f'(e.g. "33554432" for 32 MiB)'
         ) from None
     if value < MIN_CACHE_BYTES:
         raise ConfigError(
-            f"wrangler.toml [vars] {CACHE_BUDGET_VAR} = {value} is below the "
-            f"minimum {MIN_CACHE_BYTES} bytes"
+            f"wrangler.toml [vars] {name} = {value} is below the minimum {MIN_CACHE_BYTES} bytes"
         )
     return value
 
 
-def index_kind(vars: Mapping[str, str | None]) -> str:
-    """The prerender layout to read, from the `SEED_INDEX` var ("sharded" or
-    "manifest"); the default when unset. Raises `ConfigError` naming the var."""
-    raw = vars.get(INDEX_KIND_VAR)
-    if raw is None or str(raw).strip() == "":
-        return DEFAULT_INDEX_KIND
-    value = str(raw).strip().lower()
-    if value not in INDEX_KINDS:
-        raise ConfigError(
-            f"wrangler.toml [vars] {INDEX_KIND_VAR} = {raw!r} is not one of "
-            f"{', '.join(repr(k) for k in INDEX_KINDS)} (it must match the --layout "
-            "scripts/copy_prerender.py wrote)"
-        )
-    return value
+# var name -> (Settings field, parser). The one table of the Worker's vars.
+VARS: dict[str, tuple[str, Callable[[str, str], object]]] = {
+    "SEED_CACHE_MAX_BYTES": ("cache_max_bytes", _whole_bytes),
+}
+
+
+def settings_from_vars(lookup: Callable[[str], object]) -> tuple[Settings, list[str]]:
+    """The settings from `lookup(var name)` (None or "" when unset), and one message
+    per bad var; a bad var keeps its default."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for name, (attribute, parse) in VARS.items():
+        raw = lookup(name)
+        if raw is None or str(raw).strip() == "":
+            continue
+        try:
+            values[attribute] = parse(name, str(raw).strip())
+        except ConfigError as exc:
+            errors.append(f"{exc}; using the default")
+    return replace(Settings(), **values), errors

@@ -4,8 +4,11 @@ memory cache with its freshness rules, and the renderer as the fallback.
     request -> private? 404 -> normalize -> cache get -> (miss) seed -> HIT / STALE
                                                       -> (still nothing) render -> MISS
 
-Seeding failures never surface: the renderer answers instead. Only a renderer that
-raises on the request path gives a 500 (logged with its traceback).
+GET and HEAD are served from the cache; any other method goes to the renderer with its
+body and is never cached. A request with a query string is served from the cache when
+the route is there; otherwise its render is answered but not stored (the cache is keyed
+by route alone). Seeding failures never surface: the renderer answers instead. Only a
+renderer that raises on the request path gives a 500 (logged with its traceback).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from seeding.assets import AssetFetcher
+from seeding.build_identity import BuildIdentity
 from seeding.cache import CacheEntry, MemoryCache, cache_key, etag_for
 from seeding.config import SiteConfig
 from seeding.http import Request, Response, text_response
@@ -29,7 +34,6 @@ from seeding.policy import (
 )
 from seeding.regeneration import Regenerator
 from seeding.rendering import Renderer, RenderRequest, RenderResult
-from seeding.route_index import ManifestIndex, RouteIndex
 from seeding.routes import (
     NOT_FOUND_ROUTE,
     RouteTarget,
@@ -40,133 +44,151 @@ from seeding.routes import (
 from seeding.routes import resolve_request_path as resolve
 from seeding.seeder import Seeder
 
-# Imported here, not on first use: with memory snapshots import-time work is free,
-# work in the first request is billed.
-from seeding.sharded_index import ShardedIndex
-
 log = logging.getLogger("seeding")
 
 CACHE_STATUS_HEADER = "x-cache-status"
 NEXTJS_CACHE_HEADER = "x-nextjs-cache"
-# Key prefix for pages rendered while the build's manifest is unavailable.
+# Key prefix for pages rendered when the Worker has no prerendered build.
 NO_BUILD = "-"
+CACHED_METHODS = ("GET", "HEAD")
 
 WaitUntil = Callable[[Awaitable[Any]], None]
 Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """What the Worker gives one request: the `ASSETS` binding, `ctx.waitUntil`, and
+    the env itself (handed to the renderer as it is)."""
+
+    assets: AssetFetcher
+    wait_until: WaitUntil
+    env: Any = None
 
 
 class SiteHandler:
     def __init__(
         self,
         renderer: Renderer,
-        config: SiteConfig,
         cache: MemoryCache,
-        index: RouteIndex,
         clock: Clock,
+        build: BuildIdentity | None = None,
     ) -> None:
         self.renderer = renderer
-        self.config = config
+        self.config: SiteConfig = renderer.config
         self.cache = cache
-        self.index = index
         self.clock = clock
-        self.seeder = Seeder(cache, index, default_expire=config.expire)
+        self.build_id = build.build_id if build is not None else NO_BUILD
+        self.seeder = (
+            Seeder(cache, build, clock, default_expire=self.config.expire)
+            if build is not None
+            else None
+        )
         self.regenerator = Regenerator(clock)
 
-    async def handle(
-        self, request: Request, fetcher: AssetFetcher, wait_until: WaitUntil
-    ) -> Response:
+    async def handle(self, request: Request, bindings: Bindings) -> Response:
         try:
-            return await self._handle(request, fetcher, wait_until)
+            return await self._handle(request, bindings)
         except Exception:
             log.exception("error while handling %s %s", request.method, request.path)
             return text_response(
                 500, "Internal Server Error", {"cache-control": DYNAMIC_CACHE_CONTROL}
             )
 
-    async def _handle(
-        self, request: Request, fetcher: AssetFetcher, wait_until: WaitUntil
-    ) -> Response:
+    async def _handle(self, request: Request, bindings: Bindings) -> Response:
         if is_private_path(request.path):
             return text_response(404, "Not Found", {"cache-control": DYNAMIC_CACHE_CONTROL})
-        if request.method.upper() not in ("GET", "HEAD"):
-            return text_response(405, "Method Not Allowed", {"allow": "GET, HEAD"})
+        config = self.config
         target = resolve(
-            request.path, base_path=self.config.base_path, trailing_slash=self.config.trailing_slash
+            request.path,
+            base_path=config.base_path,
+            trailing_slash=config.trailing_slash,
+            data_variant=config.data_variant,
         )
         if target is None:
             # Not a possible route (outside basePath, malformed): the site's 404 page.
-            result = await self._render(request, NOT_FOUND_ROUTE, Variant.HTML)
+            result = await self._render(request, NOT_FOUND_ROUTE, Variant.HTML, bindings)
             return self._uncached(request, result)
         if not target.canonical:
             return self._redirect_to_canonical(request, target)
-        if is_private_request(request.headers, self.config.session_cookies):
-            result = await self._render(request, target.route, target.variant)
+        if request.method.upper() not in CACHED_METHODS:
+            result = await self._render(request, target.route, target.variant, bindings)
+            return self._uncached(request, result, force_private=True)
+        if is_private_request(request.headers, config.session_cookies):
+            result = await self._render(request, target.route, target.variant, bindings)
             return self._uncached(request, result, force_private=True)
 
-        build = await self.index.build(fetcher)
-        key = cache_key(build.build_id if build else NO_BUILD, target.variant, target.route)
+        key = cache_key(self.build_id, target.variant, target.route)
         entry = self.cache.get(key)
-        if entry is None and build is not None:
-            entry = await self.seeder.seed(fetcher, build, target.route, target.variant)
+        if entry is None and self.seeder is not None:
+            entry = await self.seeder.seed(bindings.assets, target.route, target.variant)
         now = self.clock()
         if entry is not None and entry.is_expired(now):
             self.cache.delete(key)
             entry = None
         if entry is not None:
             if entry.is_stale(now):
-                self._regenerate_later(key, target, wait_until)
+                self._regenerate_later(key, target, bindings)
                 return self._from_entry(request, entry, "STALE")
             return self._from_entry(request, entry, "HIT")
 
-        result = await self._render(request, target.route, target.variant)
-        fresh = self._cacheable_entry(result)
+        result = await self._render(request, target.route, target.variant, bindings)
+        fresh = self._cacheable_entry(result) if not request.query else None
         if fresh is None:
             return self._uncached(request, result)
         self._store(key, fresh)
         return self._from_entry(request, fresh, "MISS")
 
-    async def _render(self, request: Request | None, route: str, variant: Variant) -> RenderResult:
-        """Render for `request`, or with no request headers at all (None: background
+    async def _render(
+        self, request: Request | None, route: str, variant: Variant, bindings: Bindings
+    ) -> RenderResult:
+        """Render for `request`, or with no request at all (None: background
         regeneration, which stores for every client, as the build does). Cache keys
-        are made from the route alone, so a page that reads the request's headers
-        is made dynamic: it may differ per client and must not be stored."""
-        tracked = _ReadTracking(request.headers) if request is not None else None
+        are made from the route alone, so unless the renderer declares what it
+        varies on, a page that reads the request's headers is made dynamic: it may
+        differ per client and must not be stored."""
+        if request is None:
+            return await self.renderer.render(
+                RenderRequest(route=route, variant=variant, now=self.clock(), env=bindings.env)
+            )
+        tracked = _ReadTracking(request.headers)
+        headers: Mapping[str, str] = request.headers if self.renderer.declares_vary else tracked
+        passthrough = request.method.upper() not in CACHED_METHODS
         result = await self.renderer.render(
             RenderRequest(
                 route=route,
                 variant=variant,
                 now=self.clock(),
-                method="GET",
-                headers=tracked if tracked is not None else {},
-                phase="request",
+                method=request.method.upper() if passthrough else "GET",
+                headers=headers,
+                query=request.query,
+                body=request.body if passthrough else b"",
+                env=bindings.env,
             )
         )
-        if tracked is not None and tracked.read and not result.dynamic:
+        if tracked.read and not result.dynamic:
             return dataclasses.replace(result, dynamic=True)
         return result
 
     def _cacheable_entry(self, result: RenderResult) -> CacheEntry | None:
         if not result.cacheable or is_private_response(result.headers):
             return None
+        return self._entry(result, result.status, result.revalidate)
+
+    def _entry(self, result: RenderResult, status: int, revalidate: int | None) -> CacheEntry:
         return CacheEntry(
             body=result.body,
-            status=result.status,
+            status=status,
             headers=dict(result.headers),
             generated_at=self.clock(),
-            revalidate=result.revalidate,
-            expire=self.config.expire,
+            revalidate=revalidate,
+            expire=result.expire if result.expire is not None else self.config.expire,
+            tags=result.tags,
         )
 
     def _not_found_entry(self, result: RenderResult, key: str) -> CacheEntry:
         previous = self.cache.peek(key)
-        return CacheEntry(
-            body=result.body,
-            status=404,
-            headers=dict(result.headers),
-            generated_at=self.clock(),
-            revalidate=previous.revalidate if previous else None,
-            expire=self.config.expire,
-        )
+        return self._entry(result, 404, previous.revalidate if previous else None)
 
     def _store(self, key: str, entry: CacheEntry) -> None:
         try:
@@ -174,10 +196,10 @@ class SiteHandler:
         except Exception:
             log.exception("cache write failed for %s; serving uncached", key.replace("\x00", " "))
 
-    def _regenerate_later(self, key: str, target: RouteTarget, wait_until: WaitUntil) -> None:
+    def _regenerate_later(self, key: str, target: RouteTarget, bindings: Bindings) -> None:
         async def regenerate() -> None:
             # Not with the triggering request's headers: its page is stored for all.
-            result = await self._render(None, target.route, target.variant)
+            result = await self._render(None, target.route, target.variant, bindings)
             if result.status == 404:
                 # The page is gone: a 404 replaces it, regenerated like the page was,
                 # so the build's copy is not seeded back on the next request.
@@ -190,7 +212,7 @@ class SiteHandler:
 
         job = self.regenerator.claim(key, regenerate)
         if job is not None:
-            wait_until(job)
+            bindings.wait_until(job)
 
     def _from_entry(self, request: Request, entry: CacheEntry, status_label: str) -> Response:
         etag = entry.etag
@@ -258,25 +280,11 @@ class _ReadTracking(Mapping[str, str]):
 
 def create_handler(
     renderer: Renderer,
-    config: SiteConfig,
     *,
     max_bytes: int,
     clock: Clock,
-    index_kind: str = "sharded",
+    build: BuildIdentity | None,
 ) -> SiteHandler:
-    """A handler with its own isolate-global state: one per isolate. `index_kind`
-    picks the prerender layout to read (`seeding.config.index_kind`, the `SEED_INDEX`
-    var): "sharded" (`ShardedIndex`) or "manifest" (`ManifestIndex`, the baseline)."""
-
-    index: RouteIndex
-    if index_kind == "sharded":
-        index = ShardedIndex(
-            clock, base_path=config.base_path, trailing_slash=config.trailing_slash
-        )
-    elif index_kind == "manifest":
-        index = ManifestIndex(
-            clock, base_path=config.base_path, trailing_slash=config.trailing_slash
-        )
-    else:
-        raise ValueError(f"index_kind is {index_kind!r}, expected 'sharded' or 'manifest'")
-    return SiteHandler(renderer, config, MemoryCache(max_bytes), index, clock)
+    """A handler with its own isolate-global state (one per isolate) for `build`, the
+    deployed build's identity (None: nothing prerendered, every page renders)."""
+    return SiteHandler(renderer, MemoryCache(max_bytes), clock, build)

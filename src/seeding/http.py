@@ -14,6 +14,7 @@ class Request:
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)  # keys lower-case
+    body: bytes = b""  # read only for methods other than GET and HEAD
 
     @property
     def path(self) -> str:

@@ -1,21 +1,22 @@
 """The path contract shared by build time and run time.
 
-One module decides, for both `scripts/prerender.py` and the Worker:
+One module decides, for the build and the Worker:
 
-- how a request's URL path maps to a route key and a variant (`resolve_request_path`);
-- where each variant of a route lives, in the build directory and under `/__prerender/`
-  in the static assets (`variant_file`, `asset_path`);
-- which URL paths are private (`is_private_path`).
+- how a request's URL path maps to a route key and a variant (`resolve_request_path`),
+  and back (`canonical_path`);
+- which URL paths are private (`is_private_path`), and where the private files are
+  served from (`asset_path`).
 
 A route key is the decoded, basePath-less path of a page without a trailing slash
-("/", "/about", "/blog/hello"). File names are derived from a hash of the route key, so
-no request path, however hostile, can name a file outside the routes subtree, and
-route keys that differ only in case never share a file on a case-insensitive disk.
+("/", "/about", "/blog/hello"). The query string is never part of it. A site may opt
+in to a JSON data variant of its pages (`data_variant`): the page's path plus ".json"
+("/index.json" for the root), as Next.js serves page data; without it, a path ending
+in ".json" is an ordinary route. Files are named from a hash of the route key (by the
+build), so no request path, however hostile, can name a file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -24,10 +25,6 @@ from urllib.parse import unquote
 # Everything the build ships privately lives below this asset prefix.
 PRERENDER_DIR = "__prerender"
 PRERENDER_PREFIX = f"/{PRERENDER_DIR}/"
-# The manifest and the route files live in separate subtrees, so no route can
-# collide with the manifest.
-MANIFEST_FILE = "meta/manifest.json"
-ROUTES_SUBDIR = "routes"
 
 # The JSON data form of a page (what client-side navigation fetches) is the page's
 # path plus this suffix; the root's data form is "/index.json".
@@ -49,7 +46,9 @@ _FORBIDDEN_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 class Variant(str, Enum):
-    """The forms in which a page is rendered and stored."""
+    """The forms in which a page is rendered and stored: HTML is the page as the site
+    answers it (HTML for most routes, whatever the renderer sends for others); DATA is
+    the opt-in JSON data form."""
 
     HTML = "html"
     DATA = "data"
@@ -79,11 +78,12 @@ class InvalidRouteKey(ValueError):
     """A build-time route key that the contract cannot represent."""
 
 
-def validate_route_key(route: str) -> None:
+def validate_route_key(route: str, *, data_variant: bool = False) -> None:
     """Raise `InvalidRouteKey` unless `route` is a key the run time can resolve to.
 
-    Used by the build so that every listed route is reachable, and by manifest
-    validation so that a malformed manifest is refused whole.
+    Used by the build so that every listed route is reachable, and by the schema
+    so that a malformed document is refused whole. With `data_variant`, "/index" and
+    keys ending in ".json" are reserved for the data forms.
     """
     if not isinstance(route, str) or not route.startswith("/"):
         raise InvalidRouteKey(f"route {route!r} must be a string starting with '/'")
@@ -105,23 +105,12 @@ def validate_route_key(route: str) -> None:
         raise InvalidRouteKey(f"route {route!r} has an empty, '.' or '..' segment")
     if route == NOT_FOUND_ROUTE:
         raise InvalidRouteKey(f"route {NOT_FOUND_ROUTE!r} is reserved for the 404 page")
-    if route == ROOT_DATA_STEM:
+    if data_variant and route == ROOT_DATA_STEM:
         raise InvalidRouteKey(f"route {ROOT_DATA_STEM!r} is reserved for the root's data form")
-    if route.endswith(DATA_SUFFIX):
+    if data_variant and route.endswith(DATA_SUFFIX):
         raise InvalidRouteKey(f"route {route!r} ends with {DATA_SUFFIX!r}, the data form's suffix")
     if route.lower().startswith(PRERENDER_PREFIX.rstrip("/")):
         raise InvalidRouteKey(f"route {route!r} is inside the private {PRERENDER_PREFIX}")
-
-
-def _route_hash(route: str) -> str:
-    return hashlib.sha256(route.encode("utf-8")).hexdigest()[:40]
-
-
-def variant_file(route: str, variant: Variant) -> str:
-    """The file of one variant of a route, relative to the prerender root
-    (the build directory, or `<assets>/__prerender/`)."""
-    digest = _route_hash(route)
-    return f"{ROUTES_SUBDIR}/{digest[:2]}/{digest}{variant.extension}"
 
 
 def asset_path(relative_file: str) -> str:
@@ -179,7 +168,7 @@ def is_private_path(raw_path: str) -> bool:
 
 
 def resolve_request_path(
-    raw_path: str, *, base_path: str = "", trailing_slash: bool = False
+    raw_path: str, *, base_path: str = "", trailing_slash: bool = False, data_variant: bool = False
 ) -> RouteTarget | None:
     """Map a request's URL path (percent-encoded, without the query) to a route.
 
@@ -202,23 +191,25 @@ def resolve_request_path(
     if path is None or not path.startswith("/"):
         return None
 
-    if path != "/" and path.endswith(DATA_SUFFIX):
+    if data_variant and path != "/" and path.endswith(DATA_SUFFIX):
         stem = path[: -len(DATA_SUFFIX)]
         if stem == "/":
             return None  # "/.json": the root's data form is spelled "/index.json"
         route = "/" if stem == ROOT_DATA_STEM else stem
-        return _checked(route, Variant.DATA, canonical=True)
+        return _checked(route, Variant.DATA, True, data_variant)
 
     if path == "/":
         return RouteTarget("/", Variant.HTML, canonical=True)
     if path.endswith("/"):
-        return _checked(path[:-1], Variant.HTML, canonical=trailing_slash)
-    return _checked(path, Variant.HTML, canonical=not trailing_slash)
+        return _checked(path[:-1], Variant.HTML, trailing_slash, data_variant)
+    return _checked(path, Variant.HTML, not trailing_slash, data_variant)
 
 
-def _checked(route: str, variant: Variant, *, canonical: bool) -> RouteTarget | None:
+def _checked(
+    route: str, variant: Variant, canonical: bool, data_variant: bool
+) -> RouteTarget | None:
     try:
-        validate_route_key(route)
+        validate_route_key(route, data_variant=data_variant)
     except InvalidRouteKey:
         return None
     return RouteTarget(route, variant, canonical)

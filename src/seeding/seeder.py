@@ -1,21 +1,20 @@
-"""Seeding: the first request for a prerendered route in an isolate copies that
-route's body from the static assets into the memory cache.
+"""Seeding: the first request for a prerendered route in an isolate copies that route's
+bodies from the static assets into the memory cache, with one asset fetch.
 
-Where the bytes are is data, not code: the index's record of each variant names a
-file, the body's offset and length in it, and the file's size (`VariantRecord`). In
-the manifest layout the file is the body; in the sharded layout it is a pack that
-also holds the route's other variant and a neighbour's. The seeder fetches the file,
-checks its size, slices the body out, and caches every variant of the route found in
-that file (never a neighbour's), so one pack fetch seeds both HTML and data.
+The build identity (`seeding.build_identity`) is known at import, so a cold seed is:
+the route filter (no fetch for a path the build did not prerender, but for a small
+share of false positives), then the route's pack (`seeding.packs`), whose header is the
+exact membership check and says where each variant's body lies. Every variant of the
+route found in that file is cached (the HTML and the data form come together); a
+neighbour's bodies in the same pack are not.
 
 Rules:
-- only routes the build listed as rendered cause an asset fetch (the index answers
-  membership exactly, before any body file is fetched);
-- one fetch per file however many requests arrive together, for whichever variants
-  and routes they want from it;
-- variants in different files are seeded, and fail, independently;
-- a transient failure is retried by a later request; a permanent one (404, a file
-  whose size disagrees with the index) is remembered for the isolate, per file;
+- one fetch per pack however many requests arrive together, for whichever variants
+  and routes they want from it (`seeding.documents.DocumentLoader`, which also retries
+  transient failures at most once a second and remembers permanent ones: a 404, a
+  pack of another build, a header that does not validate, whatever the bytes hold);
+- a path the filter let through but the pack does not list is remembered (a bounded
+  set), so it costs at most one fetch per isolate;
 - `seed` never raises into the request: on any failure it returns None and the
   caller renders instead.
 """
@@ -23,102 +22,145 @@ Rules:
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Callable
 
-from seeding.assets import AssetFetcher, AssetResult, Failure, read_asset
+from seeding.assets import AssetFetcher
+from seeding.build_identity import BuildIdentity
 from seeding.cache import CacheEntry, MemoryCache, cache_key
-from seeding.manifest import BuildInfo, RouteRecord, VariantRecord
-from seeding.route_index import RouteIndex
+from seeding.documents import DocumentLoader
+from seeding.packs import Pack, PackedVariant, RouteDigest, pack_file, parse_pack
 from seeding.routes import Variant, asset_path
+from seeding.schema import RouteRecord
 from seeding.singleflight import SingleFlight
 
 log = logging.getLogger("seeding")
 
+# Paths the filter let through that their pack does not list, remembered per isolate.
+MAX_REMEMBERED_ABSENT = 4096
+
 
 class Seeder:
     def __init__(
-        self, cache: MemoryCache, index: RouteIndex, *, default_expire: int | None = None
+        self,
+        cache: MemoryCache,
+        build: BuildIdentity,
+        clock: Callable[[], float],
+        *,
+        default_expire: int | None = None,
+        retry_interval: float = 1.0,
     ) -> None:
         self._cache = cache
-        self._index = index
+        self._build = build
         self._default_expire = default_expire
         self._flight: SingleFlight[str, CacheEntry | None] = SingleFlight()
-        self._files: SingleFlight[str, AssetResult] = SingleFlight()
-        self._permanent_failures: dict[str, str] = {}
-        self.asset_fetches = 0
-        self.bytes_fetched = 0
+        self._packs: DocumentLoader[tuple[int, int], Pack] = DocumentLoader(
+            clock,
+            what="pack",
+            consequence="its routes render instead in this isolate",
+            retry_interval=retry_interval,
+        )
+        self._absent: OrderedDict[str, None] = OrderedDict()
+        self.filtered = 0  # lookups the filter answered with no fetch
 
-    async def seed(
-        self, fetcher: AssetFetcher, build: BuildInfo, route: str, variant: Variant
-    ) -> CacheEntry | None:
+    @property
+    def build(self) -> BuildIdentity:
+        return self._build
+
+    @property
+    def asset_fetches(self) -> int:
+        return self._packs.fetches
+
+    @property
+    def bytes_fetched(self) -> int:
+        return self._packs.bytes_fetched
+
+    @property
+    def pack_errors(self) -> dict[tuple[int, int], str]:
+        return dict(self._packs.errors)
+
+    async def seed(self, fetcher: AssetFetcher, route: str, variant: Variant) -> CacheEntry | None:
         """Bring one variant of `route` into the cache; the entry, or None when the
-        route is not prerendered or its file cannot be read now."""
-        key = cache_key(build.build_id, variant, route)
+        route is not prerendered or its pack cannot be read now."""
+        key = cache_key(self._build.build_id, variant, route)
         try:
             return await self._flight.run(
-                key, lambda: self._seed(fetcher, build, route, variant, key), None
+                key, lambda: self._seed(fetcher, route, variant, key), None
             )
         except Exception:
             log.exception("seeding: unexpected error seeding %s (%s)", route, variant.value)
             return None
 
     async def _seed(
-        self, fetcher: AssetFetcher, build: BuildInfo, route: str, variant: Variant, key: str
+        self, fetcher: AssetFetcher, route: str, variant: Variant, key: str
     ) -> CacheEntry | None:
         already = self._cache.peek(key)
         if already is not None:
             return already
-        record = await self._index.route(fetcher, route)
-        if record is None or not record.seedable:
+        digest = RouteDigest.of(route)
+        if not self._build.filter.might_contain(digest):
+            self.filtered += 1
+            return None
+        if route in self._absent:
+            return None
+        bucket = digest.bucket(self._build.buckets)
+        pack = await self._pack(fetcher, bucket, 0)
+        if pack is None:
+            return None
+        record = pack.routes.get(route)
+        if record is None:
+            self._remember_absent(route)
             return None
         located = record.variants.get(variant)
         if located is None:
             return None
-        file_key = f"{build.build_id}\x00{located.file}"
-        if file_key in self._permanent_failures:
-            return None
-        result = await self._files.run(
-            file_key,
-            lambda: self._fetch(fetcher, file_key, located),
-            AssetResult(failure=Failure.TRANSIENT, reason=f"{located.file}: fetch cancelled"),
-        )
-        data = result.body
-        if data is None:
-            return None
-        # Every variant of this route that lives in the file just read (both, in a
-        # pack); the requested one last, so it is the most recently used.
-        siblings = [
-            (other, info)
-            for other, info in record.variants.items()
-            if other is not variant and info.file == located.file
-        ]
-        for other, info in siblings:
-            other_key = cache_key(build.build_id, other, route)
-            if self._cache.peek(other_key) is None:
-                self._store(other_key, self._entry(build, record, other, _slice(data, info)))
-        entry = self._entry(build, record, variant, _slice(data, located))
+        if located.part != 0:
+            pack = await self._pack(fetcher, bucket, located.part)
+            if pack is None:
+                return None
+        # Every variant of the route in the file just read; the one asked for last, so
+        # it is the most recently used.
+        for other, info in record.variants.items():
+            other_key = cache_key(self._build.build_id, other, route)
+            if other is not variant and info.part == located.part and other_key not in self._cache:
+                self._store(other_key, self._entry(record, info, pack))
+        entry = self._entry(record, located, pack)
         self._store(key, entry)
         return entry
 
-    async def _fetch(
-        self, fetcher: AssetFetcher, file_key: str, located: VariantRecord
-    ) -> AssetResult:
-        """Fetch one file and check its size; failures are classified and recorded
-        here, once per fetch, not once per waiting request."""
-        self.asset_fetches += 1
-        result = await read_asset(fetcher, asset_path(located.file))
-        if result.body is None:
-            self._failed(file_key, result.failure, result.reason)
-            return result
-        self.bytes_fetched += len(result.body)
-        expected = located.expected_file_bytes
-        if len(result.body) != expected:
-            reason = (
-                f"{located.file}: {len(result.body)} bytes, "
-                f"the index says {expected} (rebuild and redeploy)"
+    async def _pack(self, fetcher: AssetFetcher, bucket: int, part: int) -> Pack | None:
+        path = asset_path(pack_file(bucket, part))
+        build = self._build
+
+        def parse(raw: bytes) -> Pack:
+            return parse_pack(
+                raw,
+                path,
+                build_id=build.build_id,
+                bucket=bucket,
+                part=part,
+                data_variant=build.data_variant,
             )
-            self._failed(file_key, Failure.PERMANENT, reason)
-            return AssetResult(failure=Failure.PERMANENT, reason=reason)
-        return result
+
+        return await self._packs.load(fetcher, (bucket, part), path, parse)
+
+    def _remember_absent(self, route: str) -> None:
+        self._absent[route] = None
+        if len(self._absent) > MAX_REMEMBERED_ABSENT:
+            self._absent.popitem(last=False)
+
+    def _entry(
+        self, record: RouteRecord[PackedVariant], located: PackedVariant, pack: Pack
+    ) -> CacheEntry:
+        return CacheEntry(
+            body=pack.body(located),
+            status=record.http_status,
+            headers=dict(located.headers),
+            generated_at=self._build.built_at,
+            revalidate=record.revalidate,
+            expire=record.expire if record.expire is not None else self._default_expire,
+            tags=record.tags,
+        )
 
     def _store(self, key: str, entry: CacheEntry) -> None:
         try:
@@ -126,28 +168,3 @@ class Seeder:
         except Exception:
             # Still serve what was fetched; a later request seeds again.
             log.exception("seeding: cache write failed for %s", key.replace("\x00", " "))
-
-    def _entry(
-        self, build: BuildInfo, record: RouteRecord, variant: Variant, body: bytes
-    ) -> CacheEntry:
-        return CacheEntry(
-            body=body,
-            status=record.http_status,
-            headers=dict(record.variants[variant].headers),
-            generated_at=build.built_at,
-            revalidate=record.revalidate,
-            expire=record.expire if record.expire is not None else self._default_expire,
-        )
-
-    def _failed(self, file_key: str, failure: Failure | None, reason: str) -> None:
-        if failure is Failure.PERMANENT:
-            self._permanent_failures[file_key] = reason
-            log.error("seeding: %s; not retried in this isolate, rendering instead", reason)
-        else:
-            log.warning("seeding: %s; rendering instead, a later request retries", reason)
-
-
-def _slice(data: bytes, located: VariantRecord) -> bytes:
-    if located.offset == 0 and located.bytes == len(data):
-        return data
-    return data[located.offset : located.offset + located.bytes]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from seeding.assets import AssetResponse
+from seeding.config import SiteConfig
 from seeding.rendering import RenderMode, RenderRequest, RenderResult, SiteRoute
 from seeding.routes import PRERENDER_PREFIX, Variant
 
@@ -26,33 +27,44 @@ class FakeClock:
         self.now += seconds
 
 
-class FakeSite:
-    """Home and about (never revalidated), a blog (60 s), an on-demand post, a
-    dynamic page. Every body says how it was made, so tests can tell a seed from a
-    render."""
+BOTH = (Variant.HTML, Variant.DATA)
 
-    def __init__(self) -> None:
+
+class FakeSite:
+    """Home and about (never revalidated), a blog (60 s, tagged), an on-demand post, a
+    dynamic page; with the data variant unless the config says otherwise. Every body
+    says how it was made, so tests can tell a seed from a render."""
+
+    declares_vary = False
+
+    def __init__(self, config: SiteConfig | None = None) -> None:
+        self.config = config or SiteConfig(data_variant=True)
         self.renders: list[tuple[str, Variant, str]] = []
+        self.requests: list[RenderRequest] = []
         self.fail_routes: set[str] = set()
         self.version = 1
         self.extra_headers: dict[str, str] = {}
-
-    def site_routes(self) -> list[SiteRoute]:
-        return [
-            SiteRoute("/", "/", RenderMode.PRERENDER),
-            SiteRoute("/about", "/about", RenderMode.PRERENDER),
-            SiteRoute("/blog", "/blog", RenderMode.PRERENDER),
-            SiteRoute("/blog/[slug]", "/blog/first", RenderMode.PRERENDER),
-            SiteRoute("/blog/[slug]", "/blog/second", RenderMode.PRERENDER),
-            SiteRoute("/blog/[slug]", "/blog/late", RenderMode.ON_DEMAND, "after the build"),
-            SiteRoute("/now", "/now", RenderMode.DYNAMIC, "shows the request time"),
+        self.routes = [
+            SiteRoute("/", "/", RenderMode.PRERENDER, variants=BOTH),
+            SiteRoute("/about", "/about", RenderMode.PRERENDER, variants=BOTH),
+            SiteRoute("/blog", "/blog", RenderMode.PRERENDER, variants=BOTH),
+            SiteRoute("/blog/[slug]", "/blog/first", RenderMode.PRERENDER, variants=BOTH),
+            SiteRoute("/blog/[slug]", "/blog/second", RenderMode.PRERENDER, variants=BOTH),
+            SiteRoute(
+                "/blog/[slug]", "/blog/late", RenderMode.ON_DEMAND, "after the build", BOTH
+            ),
+            SiteRoute("/now", "/now", RenderMode.DYNAMIC, "shows the request time", BOTH),
         ]
+
+    async def site_routes(self) -> list[SiteRoute]:
+        return list(self.routes)
 
     async def render(self, request: RenderRequest) -> RenderResult:
         self.renders.append((request.route, request.variant, request.phase))
+        self.requests.append(request)
         if request.route in self.fail_routes:
             raise RuntimeError(f"renderer broke on {request.route}")
-        known = {r.path for r in self.site_routes()}
+        known = {r.path for r in self.routes}
         status = 200 if request.route in known else 404
         revalidate = 60 if request.route.startswith("/blog") else None
         dynamic = request.route == "/now" or status != 200
@@ -70,7 +82,10 @@ class FakeSite:
                 f"<h1>{request.route}</h1><p>{request.phase} at {request.now} v{self.version}</p>"
             ).encode()
         headers = {"content-type": request.variant.content_type, **self.extra_headers}
-        return RenderResult(status, headers, body, revalidate=revalidate, dynamic=dynamic)
+        tags = (f"post:{request.route.rsplit('/', 1)[-1]}",) if revalidate else ()
+        return RenderResult(
+            status, headers, body, revalidate=revalidate, dynamic=dynamic, tags=tags
+        )
 
     def render_count(self, route: str | None = None) -> int:
         return sum(1 for r in self.renders if route is None or r[0] == route)

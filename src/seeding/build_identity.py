@@ -1,0 +1,114 @@
+"""The identity of the prerendered build, shipped in the Worker's code rather than as an
+asset: code and assets deploy as one version, so the Worker knows its build's id, its
+site settings, its bucket count and its route filter at import, and a cold seed needs
+no fetch before the route's own pack.
+
+The copy step writes a module named BUILD_MODULE next to the Worker's main module:
+
+    BUILD = '{"schema": "lazy-seed.prerender-build", "version": 2, "buildId": "...",
+              "builtAt": 1795550100.0, "basePath": "", "trailingSlash": false,
+              "dataVariant": true, "buckets": 13, "routes": 25,
+              "filter": {"bits": 288, "hashes": 8}}'
+    FILTER = "<base64 of the filter's bits>"
+
+`load_identity` imports it and validates it (`seeding.schema.Validator`). A missing
+module means the project has no prerendered build yet (every page renders); a module
+that fails to validate, or that was made for other site settings than the Worker's, is
+an error logged once, and every page renders. Importing it decodes the filter: with
+memory snapshots that happens at deploy, not in a request.
+"""
+
+from __future__ import annotations
+
+import binascii
+import importlib
+import logging
+from dataclasses import dataclass
+
+from seeding.config import SiteConfig
+from seeding.membership import RouteFilter
+from seeding.schema import SchemaError, Validator
+
+log = logging.getLogger("seeding")
+
+BUILD_MODULE = "prerender_build"
+BUILD_SCHEMA = "lazy-seed.prerender-build"
+BUILD_VERSION = 2
+
+
+@dataclass(frozen=True)
+class BuildIdentity:
+    build_id: str
+    built_at: float
+    base_path: str
+    trailing_slash: bool
+    data_variant: bool
+    buckets: int
+    routes: int
+    filter: RouteFilter
+
+
+def parse_identity(build: object, filter_b64: object, source: str = BUILD_MODULE) -> BuildIdentity:
+    """Validate the module's two values; `SchemaError` names the field at fault."""
+    v = Validator(source)
+    if not isinstance(build, str) or not isinstance(filter_b64, str):
+        raise v.fail("BUILD/FILTER", "must both be strings", "regenerate it with the copy step")
+    obj = v.document(build)
+    v.schema(obj, BUILD_SCHEMA, BUILD_VERSION)
+    spec = v.mapping(obj.get("filter"), "filter")
+    bits = v.count(spec.get("bits"), "filter.bits", minimum=1)
+    hashes = v.count(spec.get("hashes"), "filter.hashes", minimum=1)
+    try:
+        data = binascii.a2b_base64(filter_b64)
+    except (binascii.Error, TypeError, ValueError) as exc:
+        raise v.fail("FILTER", f"is not base64: {exc}") from None
+    if len(data) != (bits + 7) // 8:
+        raise v.fail("FILTER", f"holds {len(data)} bytes, filter.bits needs {(bits + 7) // 8}")
+    return BuildIdentity(
+        build_id=v.string(obj.get("buildId"), "buildId", nonempty=True),
+        built_at=v.number(obj.get("builtAt"), "builtAt"),
+        base_path=v.base_path(obj.get("basePath", "")),
+        trailing_slash=v.boolean(obj.get("trailingSlash", False), "trailingSlash"),
+        data_variant=v.boolean(obj.get("dataVariant", False), "dataVariant"),
+        buckets=v.count(obj.get("buckets"), "buckets", minimum=1),
+        routes=v.count(obj.get("routes"), "routes"),
+        filter=RouteFilter(data, bits, hashes),
+    )
+
+
+def check_site(identity: BuildIdentity, config: SiteConfig, source: str = BUILD_MODULE) -> None:
+    """Raise `SchemaError` when the build was made for other URL settings than the
+    Worker's site: its route keys would not be the ones requests resolve to."""
+    built = (identity.base_path, identity.trailing_slash, identity.data_variant)
+    wanted = (config.base_path, config.trailing_slash, config.data_variant)
+    if built != wanted:
+        raise SchemaError(
+            source,
+            "basePath/trailingSlash/dataVariant",
+            f"are {built}, the site is configured with {wanted}",
+            "rebuild and redeploy",
+        )
+
+
+def load_identity(config: SiteConfig, module: str = BUILD_MODULE) -> BuildIdentity | None:
+    """The deployed build's identity, or None (logged) when there is none to use."""
+    try:
+        generated = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        log.warning(
+            "seeding: no %s module: nothing is prerendered, every page renders "
+            "(run the prerender and copy steps before deploying)",
+            module,
+        )
+        return None
+    try:
+        identity = parse_identity(
+            getattr(generated, "BUILD", None), getattr(generated, "FILTER", None), module
+        )
+        check_site(identity, config, module)
+    except SchemaError as exc:
+        log.error("seeding: %s; every page renders", exc)
+        return None
+    return identity
