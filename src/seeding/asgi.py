@@ -263,9 +263,13 @@ class _Lifespan:
 
         scope = {"type": "lifespan", "asgi": dict(ASGI_VERSION), "state": self.state}
         task = asyncio.ensure_future(self.app(scope, receive, send))
+        # Its failure is reported through the lifespan messages (or below), not here.
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._task = task
         reply = asyncio.ensure_future(self._messages.get())
-        done, _ = await asyncio.wait({task, reply}, timeout=self.timeout)
+        done, _ = await asyncio.wait(
+            {task, reply}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if reply in done:
             message = reply.result()
             if message.get("type") == "lifespan.startup.complete":

@@ -1,7 +1,8 @@
 """The identity of the prerendered build, shipped in the Worker's code rather than as an
 asset: code and assets deploy as one version, so the Worker knows its build's id, its
-site settings, its bucket count and its route filter at import, and a cold seed needs
-no fetch before the route's own pack.
+site settings, its bucket count, its route filter and which buckets hold routes at
+import, and a cold seed needs no fetch before the route's own pack (and none at all for
+a path the filter turns away or whose bucket is empty).
 
 The copy step writes a module named BUILD_MODULE next to the Worker's main module:
 
@@ -9,7 +10,8 @@ The copy step writes a module named BUILD_MODULE next to the Worker's main modul
               "builtAt": 1795550100.0, "basePath": "", "trailingSlash": false,
               "dataVariant": true, "buckets": 13, "routes": 25,
               "filter": {"bits": 288, "hashes": 8}}'
-    FILTER = "<base64 of the filter's bits>"
+    FILTER = "<base64 of the route filter's bits>"
+    OCCUPIED = "<base64 of one bit a bucket: 1 if it holds a route, so its pack exists>"
 
 `load_identity` imports it and validates it (`seeding.schema.Validator`). A missing
 module means the project has no prerendered build yet (every page renders); a module
@@ -46,33 +48,48 @@ class BuildIdentity:
     buckets: int
     routes: int
     filter: RouteFilter
+    occupied: bytes
+
+    def holds_bucket(self, bucket: int) -> bool:
+        """Whether `bucket` holds any route (else no pack of it was shipped)."""
+        return bool(self.occupied[bucket >> 3] & (1 << (bucket & 7)))
 
 
-def parse_identity(build: object, filter_b64: object, source: str = BUILD_MODULE) -> BuildIdentity:
-    """Validate the module's two values; `SchemaError` names the field at fault."""
+def _bits(v: Validator, name: str, text: object, bits: int) -> bytes:
+    if not isinstance(text, str):
+        raise v.fail(name, f"is {type(text).__name__}, expected a base64 string")
+    try:
+        data = binascii.a2b_base64(text)
+    except (binascii.Error, ValueError) as exc:
+        raise v.fail(name, f"is not base64: {exc}") from None
+    if len(data) != (bits + 7) // 8:
+        raise v.fail(name, f"holds {len(data)} bytes, {bits} bits need {(bits + 7) // 8}")
+    return data
+
+
+def parse_identity(
+    build: object, filter_b64: object, occupied_b64: object, source: str = BUILD_MODULE
+) -> BuildIdentity:
+    """Validate the module's three values; `SchemaError` names the field at fault."""
     v = Validator(source)
-    if not isinstance(build, str) or not isinstance(filter_b64, str):
-        raise v.fail("BUILD/FILTER", "must both be strings", "regenerate it with the copy step")
+    if not isinstance(build, str):
+        raise v.fail("BUILD", f"is {type(build).__name__}, expected a JSON string")
     obj = v.document(build)
     v.schema(obj, BUILD_SCHEMA, BUILD_VERSION)
     spec = v.mapping(obj.get("filter"), "filter")
     bits = v.count(spec.get("bits"), "filter.bits", minimum=1)
     hashes = v.count(spec.get("hashes"), "filter.hashes", minimum=1)
-    try:
-        data = binascii.a2b_base64(filter_b64)
-    except (binascii.Error, TypeError, ValueError) as exc:
-        raise v.fail("FILTER", f"is not base64: {exc}") from None
-    if len(data) != (bits + 7) // 8:
-        raise v.fail("FILTER", f"holds {len(data)} bytes, filter.bits needs {(bits + 7) // 8}")
+    buckets = v.count(obj.get("buckets"), "buckets", minimum=1)
     return BuildIdentity(
         build_id=v.string(obj.get("buildId"), "buildId", nonempty=True),
         built_at=v.number(obj.get("builtAt"), "builtAt"),
         base_path=v.base_path(obj.get("basePath", "")),
         trailing_slash=v.boolean(obj.get("trailingSlash", False), "trailingSlash"),
         data_variant=v.boolean(obj.get("dataVariant", False), "dataVariant"),
-        buckets=v.count(obj.get("buckets"), "buckets", minimum=1),
+        buckets=buckets,
         routes=v.count(obj.get("routes"), "routes"),
-        filter=RouteFilter(data, bits, hashes),
+        filter=RouteFilter(_bits(v, "FILTER", filter_b64, bits), bits, hashes),
+        occupied=_bits(v, "OCCUPIED", occupied_b64, buckets),
     )
 
 
@@ -105,7 +122,10 @@ def load_identity(config: SiteConfig, module: str = BUILD_MODULE) -> BuildIdenti
         return None
     try:
         identity = parse_identity(
-            getattr(generated, "BUILD", None), getattr(generated, "FILTER", None), module
+            getattr(generated, "BUILD", None),
+            getattr(generated, "FILTER", None),
+            getattr(generated, "OCCUPIED", None),
+            module,
         )
         check_site(identity, config, module)
     except SchemaError as exc:

@@ -2,11 +2,11 @@
 bodies from the static assets into the memory cache, with one asset fetch.
 
 The build identity (`seeding.build_identity`) is known at import, so a cold seed is:
-the route filter (no fetch for a path the build did not prerender, but for a small
-share of false positives), then the route's pack (`seeding.packs`), whose header is the
-exact membership check and says where each variant's body lies. Every variant of the
-route found in that file is cached (the HTML and the data form come together); a
-neighbour's bodies in the same pack are not.
+the route filter and the bucket map (no fetch for a path the build did not prerender,
+but for a small share of false positives), then the route's pack (`seeding.packs`),
+whose header is the exact membership check and says where each variant's body lies.
+Every variant of the route found in that file is cached (the HTML and the data form
+come together); a neighbour's bodies in the same pack are not.
 
 Rules:
 - one fetch per pack however many requests arrive together, for whichever variants
@@ -98,12 +98,13 @@ class Seeder:
         if already is not None:
             return already
         digest = RouteDigest.of(route)
-        if not self._build.filter.might_contain(digest):
+        build = self._build
+        bucket = digest.bucket(build.buckets)
+        if not (build.filter.might_contain(digest) and build.holds_bucket(bucket)):
             self.filtered += 1
             return None
         if route in self._absent:
             return None
-        bucket = digest.bucket(self._build.buckets)
         pack = await self._pack(fetcher, bucket, 0)
         if pack is None:
             return None

@@ -50,9 +50,7 @@ class FakeSite:
             SiteRoute("/blog", "/blog", RenderMode.PRERENDER, variants=BOTH),
             SiteRoute("/blog/[slug]", "/blog/first", RenderMode.PRERENDER, variants=BOTH),
             SiteRoute("/blog/[slug]", "/blog/second", RenderMode.PRERENDER, variants=BOTH),
-            SiteRoute(
-                "/blog/[slug]", "/blog/late", RenderMode.ON_DEMAND, "after the build", BOTH
-            ),
+            SiteRoute("/blog/[slug]", "/blog/late", RenderMode.ON_DEMAND, "after the build", BOTH),
             SiteRoute("/now", "/now", RenderMode.DYNAMIC, "shows the request time", BOTH),
         ]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from seeding.build.copy import CopyResult, copy_build
 from seeding.build.prerender import ExitCode, write_build
-from seeding.build_identity import BuildIdentity, parse_identity
+from seeding.build_identity import BUILD_MODULE, BuildIdentity, parse_identity
 from seeding.cache import MemoryCache
 from seeding.handler import Bindings, SiteHandler
 from seeding.http import Request, Response
@@ -50,7 +50,7 @@ class Deploy:
 
     @property
     def module(self) -> Path:
-        return self.result.module
+        return self.worker_dir / f"{BUILD_MODULE}.py"
 
     def identity(self) -> BuildIdentity:
         return identity_of(self.module)
@@ -69,7 +69,9 @@ def identity_of(module: Path) -> BuildIdentity:
     """The build identity a Worker importing `module` would have."""
     namespace: dict[str, object] = {}
     exec(compile(module.read_text(), str(module), "exec"), namespace)
-    return parse_identity(namespace["BUILD"], namespace["FILTER"], module.name)
+    return parse_identity(
+        namespace["BUILD"], namespace["FILTER"], namespace["OCCUPIED"], module.name
+    )
 
 
 class Isolate:
@@ -125,3 +127,8 @@ def allowed_fetches(deploy: Deploy) -> dict[str, frozenset[str]]:
 def pack_path(identity: BuildIdentity, route: str) -> str:
     """The asset path of the pack (part 0) that holds `route`."""
     return asset_path(pack_file(RouteDigest.of(route).bucket(identity.buckets)))
+
+
+def deploy_once(base: Path, site: Renderer | None = None, clock: FakeClock | None = None) -> Deploy:
+    """Build `site` and copy it, under `base` (from outside any event loop)."""
+    return copy(build_once(base / "build", site, clock), base / "public")

@@ -31,7 +31,7 @@ async def render(
 
 
 def routes_by_mode(mode: RenderMode) -> list[str]:
-    return [r.path for r in SITE.site_routes() if r.mode is mode]
+    return [r.path for r in app.routing.site_routes() if r.mode is mode]
 
 
 def text_of(result: RenderResult) -> str:
@@ -98,8 +98,8 @@ def test_site_is_a_renderer() -> None:
 
 
 def test_site_routes_lists_the_expected_modes() -> None:
-    routes = {r.path: r for r in SITE.site_routes()}
-    assert len(routes) == len(SITE.site_routes()), "route keys are unique"
+    routes = {r.path: r for r in app.routing.site_routes()}
+    assert len(routes) == len(app.routing.site_routes()), "route keys are unique"
     for path in ("/", "/about", "/blog"):
         assert routes[path].mode is RenderMode.PRERENDER
         assert routes[path].pattern == path
@@ -123,19 +123,41 @@ def test_site_routes_lists_the_expected_modes() -> None:
 
 
 def test_every_route_key_satisfies_the_path_contract() -> None:
-    for site_route in SITE.site_routes():
-        validate_route_key(site_route.path)
-        target = resolve_request_path(site_route.path)
+    for site_route in app.routing.site_routes():
+        validate_route_key(site_route.path, data_variant=True)
+        target = resolve_request_path(site_route.path, data_variant=True)
         assert target is not None and target.canonical and target.route == site_route.path
 
 
 def test_site_routes_is_deterministic() -> None:
-    assert SITE.site_routes() == SITE.site_routes()
+    assert app.routing.site_routes() == app.routing.site_routes()
 
 
-def test_site_config_is_exported_with_root_canonical_paths() -> None:
-    assert isinstance(SITE_CONFIG, SiteConfig)
+async def test_the_site_lists_its_routes_with_both_variants() -> None:
+    listed = await SITE.site_routes()
+    assert tuple(listed) == app.routing.site_routes()
+    assert all(r.variants == (Variant.HTML, Variant.DATA) for r in listed)
+
+
+def test_site_config_is_exported_with_root_canonical_paths_and_the_data_variant() -> None:
+    assert isinstance(SITE_CONFIG, SiteConfig) and SITE.config is SITE_CONFIG
     assert SITE_CONFIG.base_path == "" and SITE_CONFIG.trailing_slash is False
+    assert SITE_CONFIG.data_variant is True
+
+
+async def test_pages_are_tagged_with_what_they_show() -> None:
+    post = (await render("/blog/single-flight-rendering")).tags
+    assert post == ("post:single-flight-rendering", "posts")
+    assert (await render("/")).tags == ("posts",)
+    assert (await render("/tags/python")).tags[0] == "tag:python"
+    assert (await render("/about")).tags == ()
+
+
+async def test_the_site_answers_only_get() -> None:
+    result = await SITE.render(
+        RenderRequest(route="/about", variant=Variant.HTML, now=BUILD_TIME, method="POST")
+    )
+    assert result.status == 405 and result.dynamic
 
 
 async def test_links_follow_base_path_and_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,7 +226,7 @@ async def test_html_links_its_data_variant_and_marks_the_current_nav_entry() -> 
 
 
 async def test_links_use_canonical_paths_and_point_at_known_routes() -> None:
-    known = {r.path for r in SITE.site_routes()}
+    known = {r.path for r in app.routing.site_routes()}
     for route in ("/", "/blog", "/blog/hello-world", "/tags/python", "/about", PULSE):
         for tag, attrs in parse(await render(route)).tags:
             href = attrs.get("href")
@@ -442,7 +464,7 @@ async def test_odd_request_times_do_not_break_rendering() -> None:
 
 
 async def test_identical_input_gives_identical_output() -> None:
-    routes = [r.path for r in SITE.site_routes()] + ["/missing"]
+    routes = [r.path for r in app.routing.site_routes()] + ["/missing"]
     for route in routes:
         for variant in Variant:
             first = await render(route, variant, now=REQUEST_TIME, phase="request")

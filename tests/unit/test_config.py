@@ -1,40 +1,36 @@
-"""Settings read from wrangler vars, and the site config the manifest must agree with."""
+"""Settings read from wrangler vars: one parser, one error path, defaults kept."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from seeding.cache import DEFAULT_MAX_BYTES, MemoryCache
-from seeding.config import ConfigError, SiteConfig, cache_budget
-from seeding.handler import SiteHandler
-from seeding.route_index import ManifestIndex
-from tests.unit.conftest import make_harness
+from seeding.cache import DEFAULT_MAX_BYTES
+from seeding.config import VARS, Settings, settings_from_vars
 
 
-def test_cache_budget_defaults_when_unset_and_reads_the_var() -> None:
-    assert cache_budget({}) == DEFAULT_MAX_BYTES
-    assert cache_budget({"SEED_CACHE_MAX_BYTES": ""}) == DEFAULT_MAX_BYTES
-    assert cache_budget({"SEED_CACHE_MAX_BYTES": " 1048576 "}) == 1048576
+def settings(**vars: object) -> tuple[Settings, list[str]]:
+    return settings_from_vars(vars.get)
+
+
+def test_unset_or_empty_vars_give_the_defaults() -> None:
+    assert settings() == (Settings(), [])
+    assert settings(SEED_CACHE_MAX_BYTES="") == (Settings(), [])
+    assert Settings().cache_max_bytes == DEFAULT_MAX_BYTES
+
+
+def test_a_var_is_read_and_trimmed() -> None:
+    parsed, errors = settings(SEED_CACHE_MAX_BYTES=" 1048576 ")
+    assert parsed.cache_max_bytes == 1048576 and errors == []
 
 
 @pytest.mark.parametrize("value", ["32MB", "-5", "1.5", "100"])
-def test_bad_cache_budgets_name_the_var_and_the_fix(value: str) -> None:
-    with pytest.raises(ConfigError, match="SEED_CACHE_MAX_BYTES"):
-        cache_budget({"SEED_CACHE_MAX_BYTES": value})
+def test_a_bad_var_keeps_its_default_and_names_the_var_and_the_fix(value: str) -> None:
+    parsed, errors = settings(SEED_CACHE_MAX_BYTES=value)
+    assert parsed.cache_max_bytes == DEFAULT_MAX_BYTES
+    assert len(errors) == 1
+    assert "SEED_CACHE_MAX_BYTES" in errors[0] and "using the default" in errors[0]
 
 
-async def test_a_manifest_built_with_another_base_path_is_refused_once(
-    tmp_path: Path, caplog
-) -> None:
-    h = await make_harness(tmp_path, SiteConfig(base_path="/docs"))
-    # The Worker is deployed with a different config than the build was made with.
-    h.handler = SiteHandler(
-        h.site, SiteConfig(), MemoryCache(1 << 20), ManifestIndex(h.clock), h.clock
-    )
-    for _ in range(3):
-        assert (await h.get("/about")).status == 200
-    assert h.assets.fetches("manifest") == 1
-    assert "basePath/trailingSlash" in (h.index.permanent_error or "")
-    assert caplog.text.count("manifest rejected") == 1
+def test_every_var_maps_to_a_setting() -> None:
+    fields = set(Settings.__dataclass_fields__)
+    assert {attribute for attribute, _ in VARS.values()} <= fields

@@ -1,10 +1,10 @@
 """Malformed build outputs served to the Worker through the fake asset store.
 
-Whatever the prerender root holds (wrong types, missing fields, duplicate keys,
-non-UTF-8 bytes, numbers JSON does not have, files of the wrong size, files missing),
-each fault is logged as ONE error per isolate however many requests meet it, every
-known page is still answered 200 by the renderer, and nothing raises into a request.
-Both layouts the Worker reads are covered: the manifest and the sharded one.
+Whatever a pack holds (wrong types, missing fields, duplicate keys, non-UTF-8 bytes,
+numbers JSON does not have, data cut short or grown, the file missing), each fault is
+logged as ONE error per isolate however many requests meet it, every known page is
+still answered 200 by the renderer, and nothing raises into a request. The manifest,
+read by the copy step, refuses any mutation with a `SchemaError` and nothing else.
 """
 
 from __future__ import annotations
@@ -22,25 +22,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seeding.layout import BUILD_FILE, parse_build_layout, shard_file
-from seeding.manifest import ManifestError, parse_manifest
-from seeding.routes import MANIFEST_FILE, Variant, variant_file
-from tests.unit.hardening_support import Isolate, allowed_fetches, build_once, copy_once
+from seeding.build.manifest import MANIFEST_FILE, parse_manifest
+from seeding.packs import MAX_PREAMBLE, encode_preamble, parse_pack
+from seeding.schema import SchemaError
+from tests.unit.support import Deploy, Isolate, deploy_once, pack_path
 
 KNOWN_PAGES = ["/about", "/", "/blog/first", "/blog/first.json", "/blog/late", "/index.json"]
+# The pack of "/" also holds "/blog/first" in this build: one fault reaches both.
+FAULTED = "/about"
 
 
 @pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("pristine")
-    build = build_once(root / "build")
-    return {"manifest": build, "sharded": copy_once(build, root / "public", "sharded")}
+def pristine(tmp_path_factory) -> Deploy:
+    return deploy_once(tmp_path_factory.mktemp("pristine"))
 
 
-def fresh_root(pristine: dict[str, Path], layout: str, tmp_path: Path) -> Path:
-    root = tmp_path / layout
-    shutil.copytree(pristine[layout], root)
-    return root
+def fresh(pristine: Deploy, tmp_path: Path) -> Deploy:
+    public = tmp_path / "public"
+    shutil.copytree(pristine.public, public)
+    return Deploy(public, pristine.worker_dir, pristine.result)
 
 
 def errors(caplog) -> list[logging.LogRecord]:
@@ -60,208 +60,97 @@ async def serve_known_pages(isolate: Isolate, rounds: int = 3) -> None:
         isolate.handler.cache.clear()
 
 
-# -- the manifest ----------------------------------------------------------------------
+def split(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    newline = raw.index(b"\n")
+    end = newline + 1 + int(raw[:newline].split(b" ")[2])
+    return json.loads(raw[newline + 1 : end]), raw[end:]
 
 
-def edited(mutate: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
-    """A fault that edits the parsed document in place and writes it back."""
-
-    def apply(path: Path) -> None:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        mutate(doc)
-        path.write_text(json.dumps(doc), encoding="utf-8")
-
-    return apply
-
-
-def rewritten(render: Callable[[dict[str, Any]], str | bytes]) -> Callable[[Path], None]:
-    """A fault that writes new text or bytes made from the parsed document."""
-
-    def apply(path: Path) -> None:
-        out = render(json.loads(path.read_text(encoding="utf-8")))
-        path.write_bytes(out.encode("utf-8") if isinstance(out, str) else out)
+def header_edited(mutate: Callable[[dict[str, Any]], Any]) -> Callable[[bytes], bytes]:
+    def apply(raw: bytes) -> bytes:
+        header, data = split(raw)
+        mutate(header)
+        text = json.dumps(header).encode()
+        return encode_preamble(text) + text + data
 
     return apply
 
 
-def with_pairs(doc: dict[str, Any], where: str, extra: tuple[str, Any]) -> str:
-    """`doc` as JSON text with one more key in the object `where` ("" for the
-    document): a duplicate key, which `json.loads` would silently resolve."""
+def header_text(render: Callable[[dict[str, Any]], bytes]) -> Callable[[bytes], bytes]:
+    def apply(raw: bytes) -> bytes:
+        header, data = split(raw)
+        text = render(header)
+        return encode_preamble(text) + text + data
 
-    def dump(obj: Any, path: str) -> str:
-        if not isinstance(obj, dict):
-            return json.dumps(obj)
-        items = [f"{json.dumps(k)}: {dump(v, f'{path}/{k}')}" for k, v in obj.items()]
-        if path == where:
-            items.append(f"{json.dumps(extra[0])}: {json.dumps(extra[1])}")
-        return "{" + ", ".join(items) + "}"
-
-    return dump(doc, "")
+    return apply
 
 
-def set_bytes(path: Path, data: bytes) -> None:
-    path.write_bytes(data)
+def first_route(header: dict[str, Any]) -> dict[str, Any]:
+    return next(iter(header["routes"].values()))
 
 
-MANIFEST_FAULTS: list[tuple[str, Callable[[Path], None], str]] = [
-    ("routes is a list", edited(lambda d: d.update(routes=[])), "routes"),
-    ("builtAt is a string", edited(lambda d: d.update(builtAt="yesterday")), "builtAt"),
+PACK_FAULTS: list[tuple[str, Callable[[bytes], bytes]]] = [
+    ("routes is a list", header_edited(lambda h: h.update(routes=[]))),
+    ("dataBytes is a string", header_edited(lambda h: h.update(dataBytes="10"))),
+    ("headers hold a number", header_edited(lambda h: h["headers"][0].update(x=1))),
     (
-        "bytes is a string",
-        edited(lambda d: d["routes"]["/about"]["variants"]["html"].update(bytes="12")),
-        "routes['/about'].variants.html.bytes",
+        "a variant out of range",
+        header_edited(lambda h: first_route(h)["variants"]["html"].__setitem__(2, 10**9)),
     ),
-    (
-        "a header value is a number",
-        edited(lambda d: d["routes"]["/about"]["variants"]["html"]["headers"].update(x=1)),
-        "routes['/about'].variants.html.headers.x",
-    ),
-    (
-        "revalidate is fractional",
-        edited(lambda d: d["routes"]["/blog"].update(revalidate=1.5)),
-        "routes['/blog'].revalidate",
-    ),
-    ("buildId is missing", edited(lambda d: d.pop("buildId")), "buildId"),
-    ("routes is missing", edited(lambda d: d.pop("routes")), "routes"),
-    ("schema is missing", edited(lambda d: d.pop("schema")), "schema"),
-    (
-        "a variant's file is missing",
-        edited(lambda d: d["routes"]["/about"]["variants"]["html"].pop("file")),
-        "routes['/about'].variants.html.file",
-    ),
-    (
-        "a route is listed twice",
-        rewritten(lambda d: with_pairs(d, "/routes", ("/about", d["routes"]["/now"]))),
-        "routes['/about']",
-    ),
-    (
-        "a variant is listed twice",
-        rewritten(
-            lambda d: with_pairs(
-                d, "/routes//about/variants", ("html", d["routes"]["/blog"]["variants"]["html"])
-            )
-        ),
-        "routes['/about'].variants.html",
-    ),
-    (
-        "a top-level field is given twice",
-        rewritten(lambda d: with_pairs(d, "", ("buildId", "another-build"))),
-        "buildId",
-    ),
-    (
-        "builtAt is NaN",
-        rewritten(lambda d: json.dumps(d).replace('"builtAt": ', '"builtAt": NaN, "x": ')),
-        "(document)",
-    ),
-    (
-        "builtAt overflows a float",
-        edited(lambda d: d.update(builtAt=10**400)),
-        "builtAt",
-    ),
-    (
-        "builtAt is infinite",
-        rewritten(lambda d: json.dumps(d).replace('"builtAt": ', '"builtAt": 1e400, "x": ')),
-        "builtAt",
-    ),
-    (
-        "a route key is a lone surrogate",
-        rewritten(lambda d: json.dumps(d).replace('"/about":', '"/\\ud800":')),
-        "routes['/\\ud800']",
-    ),
-    (
-        "a byte that is not UTF-8",
-        rewritten(
-            lambda d: json.dumps(d).encode().replace(b'"reason": ""', b'"reason": "\xff"', 1)
-        ),
-        "(document)",
-    ),
-    (
-        "encoded as UTF-16",
-        rewritten(lambda d: json.dumps(d).encode("utf-16")),
-        "(document)",
-    ),
-    (
-        "encoded as UTF-8 with a byte-order mark",
-        rewritten(lambda d: b"\xef\xbb\xbf" + json.dumps(d).encode()),
-        "(document)",
-    ),
-    ("truncated", lambda p: set_bytes(p, p.read_bytes()[:-40]), "(document)"),
-    ("empty", lambda p: set_bytes(p, b""), "(document)"),
-    (
-        "a file over the 25 MiB asset limit",
-        edited(lambda d: d["routes"]["/about"]["variants"]["html"].update(bytes=26 * 1024 * 1024)),
-        "routes['/about'].variants.html.bytes",
-    ),
+    ("status is unknown", header_edited(lambda h: first_route(h).update(httpStatus=99))),
+    ("revalidate is negative", header_edited(lambda h: first_route(h).update(revalidate=-1))),
+    ("tags is a string", header_edited(lambda h: first_route(h).update(tags="posts"))),
+    ("buildId of another build", header_edited(lambda h: h.update(buildId="other"))),
+    ("a duplicate key", header_text(lambda h: json.dumps(h).encode()[:-1] + b', "bucket": 0}')),
+    ("NaN", header_text(lambda h: json.dumps(h).replace('"part": 0', '"part": NaN').encode())),
+    ("not UTF-8", header_text(lambda h: json.dumps(h).encode().replace(b"/", b"\xff/", 1))),
+    ("a JSON list", header_text(lambda h: b"[]")),
+    ("data cut short", lambda raw: raw[:-3]),
+    ("data grown", lambda raw: raw + b"more"),
+    ("a bad preamble", lambda raw: b"LSPACK one two\n" + raw),
+    ("empty", lambda raw: b""),
 ]
 
 
-@pytest.mark.parametrize(
-    ("fault", "field"),
-    [pytest.param(f, field, id=name) for name, f, field in MANIFEST_FAULTS],
-)
-def test_a_malformed_manifest_is_refused_naming_the_field(
-    pristine: dict[str, Path], fault: Callable[[Path], None], field: str, tmp_path: Path
+@pytest.mark.parametrize(("name", "fault"), PACK_FAULTS, ids=[n for n, _ in PACK_FAULTS])
+async def test_a_broken_pack_is_one_error_and_its_pages_render(
+    pristine: Deploy, tmp_path: Path, caplog, name: str, fault: Callable[[bytes], bytes]
 ) -> None:
-    manifest = tmp_path / "manifest.json"
-    shutil.copyfile(pristine["manifest"] / MANIFEST_FILE, manifest)
-    fault(manifest)
-    with pytest.raises(ManifestError) as info:
-        parse_manifest(manifest.read_bytes(), "m.json")
-    assert info.value.field_name == field, str(info.value)
-    assert str(info.value).startswith(f"m.json: {field}: ")
-
-
-@pytest.mark.parametrize(
-    ("fault", "field"),
-    [pytest.param(f, field, id=name) for name, f, field in MANIFEST_FAULTS],
-)
-async def test_the_worker_serves_through_a_malformed_manifest(
-    pristine: dict[str, Path],
-    tmp_path: Path,
-    caplog,
-    fault: Callable[[Path], None],
-    field: str,
-) -> None:
-    root = fresh_root(pristine, "manifest", tmp_path)
-    fault(root / MANIFEST_FILE)
-    isolate = Isolate(root)
-    with caplog.at_level(logging.INFO, logger="seeding"):
+    deploy = fresh(pristine, tmp_path)
+    path = deploy.public / pack_path(deploy.identity(), FAULTED).lstrip("/")
+    path.write_bytes(fault(path.read_bytes()))
+    isolate = Isolate(deploy)
+    with caplog.at_level(logging.WARNING, logger="seeding"):
         await serve_known_pages(isolate)
-    (record,) = errors(caplog)
-    assert "manifest rejected" in record.getMessage() and field in record.getMessage()
-    assert isolate.assets.log == ["/__prerender/" + MANIFEST_FILE]  # fetched once, nothing else
-    assert isolate.site.render_count("/about") >= 1
+    assert len(errors(caplog)) == 1, [r.getMessage() for r in errors(caplog)]
+    assert isolate.assets.log.count("/" + str(path.relative_to(deploy.public))) == 1
+    assert any(route == FAULTED for route, _, _ in isolate.site.renders)
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(data=st.data())
-def test_any_mutation_of_the_manifest_is_parsed_or_refused_with_a_manifest_error(
-    pristine: dict[str, Path], data
+async def test_a_missing_pack_is_one_error_and_its_pages_render(
+    pristine: Deploy, tmp_path: Path, caplog
 ) -> None:
-    """Replace any one value anywhere in a real manifest with any JSON value:
-    `parse_manifest` returns or raises `ManifestError`, nothing else."""
-    doc = json.loads((pristine["manifest"] / MANIFEST_FILE).read_text())
-    json_values = st.recursive(
-        st.none()
-        | st.booleans()
-        | st.integers(min_value=-(10**400), max_value=10**400)
-        | st.floats(allow_nan=False)
-        | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
-        max_leaves=6,
-    )
-    for _ in range(data.draw(st.integers(1, 3))):
-        _mutate_somewhere(doc, data, json_values)
-    text = json.dumps(doc, ensure_ascii=data.draw(st.booleans()))
-    with contextlib.suppress(ManifestError):
-        parse_manifest(text)
+    deploy = fresh(pristine, tmp_path)
+    (deploy.public / pack_path(deploy.identity(), FAULTED).lstrip("/")).unlink()
+    isolate = Isolate(deploy)
+    with caplog.at_level(logging.WARNING, logger="seeding"):
+        await serve_known_pages(isolate)
+    assert len(errors(caplog)) == 1
+    assert "HTTP 404" in errors(caplog)[0].getMessage()
 
 
-def _mutate_somewhere(doc: Any, data, values) -> None:
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
+
+
+def _mutate_somewhere(doc: Any, data) -> None:
     node = doc
     while True:
         keys = list(node.keys()) if isinstance(node, dict) else list(range(len(node)))
@@ -275,131 +164,49 @@ def _mutate_somewhere(doc: Any, data, values) -> None:
         if isinstance(node, dict) and data.draw(st.integers(0, 4)) == 0:
             node[data.draw(st.text(max_size=10))] = node.pop(key)  # rename a key
         else:
-            node[key] = data.draw(values)
+            node[key] = data.draw(json_values)
         return
 
 
-# -- files the manifest lists ----------------------------------------------------------
-
-
-def grow(path: Path) -> None:
-    path.write_bytes(path.read_bytes() + b"<!-- more -->")
-
-
-def shrink(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[:-5])
-
-
-def remove(path: Path) -> None:
-    path.unlink()
-
-
-FILE_FAULTS = {"bigger than listed": grow, "smaller than listed": shrink, "missing": remove}
-
-
-@pytest.mark.parametrize("layout", ["manifest", "sharded"])
-@pytest.mark.parametrize("fault", list(FILE_FAULTS), ids=list(FILE_FAULTS))
-async def test_a_body_file_of_the_wrong_size_or_missing_is_one_error_and_renders(
-    pristine: dict[str, Path], tmp_path: Path, caplog, layout: str, fault: str
-) -> None:
-    root = fresh_root(pristine, layout, tmp_path)
-    allowed = allowed_fetches(root)
-    # The manifest layout: /about's HTML file; the sharded one: the pack of /about.
-    (file,) = [a for a, routes in allowed.items() if "/about" in routes and not a.endswith(".json")]
-    assert layout == "sharded" or file.endswith(variant_file("/about", Variant.HTML))
-    # A route whose body is in another file is not affected.
-    other = next(r for r in ["/blog/first", "/blog/second", "/", "/blog"] if r not in allowed[file])
-    FILE_FAULTS[fault](root / file.removeprefix("/__prerender/"))
-    isolate = Isolate(root, index=layout)
-    with caplog.at_level(logging.INFO, logger="seeding"):
-        await serve_known_pages(isolate)
-    (record,) = errors(caplog)
-    message = record.getMessage()
-    assert file.removeprefix("/__prerender/") in message
-    assert ("404" in message) if fault == "missing" else ("bytes" in message)
-    assert isolate.assets.fetches(file) == 1
-    about = await isolate.request("/about")
-    assert about.status == 200 and b"request at" in about.body  # rendered
-    isolate.handler.cache.clear()
-    seeded = await isolate.request(other)
-    assert seeded.headers["x-cache-status"] in ("HIT", "STALE") and b"build at" in seeded.body
-
-
-# -- the sharded layout's index files --------------------------------------------------
-
-
-def shard_of_about(root: Path) -> Path:
-    from seeding.layout import route_shard
-
-    layout = parse_build_layout((root / BUILD_FILE).read_bytes())
-    return root / shard_file(route_shard("/about", layout.shards))
-
-
-SHARDED_FAULTS: list[tuple[str, str, Callable[[Path], None], str]] = [
-    (
-        "build.json: shards is a string",
-        BUILD_FILE,
-        edited(lambda d: d.update(shards="1")),
-        "shards",
-    ),
-    ("build.json: buildId missing", BUILD_FILE, edited(lambda d: d.pop("buildId")), "buildId"),
-    (
-        "build.json: builtAt overflows a float",
-        BUILD_FILE,
-        edited(lambda d: d.update(builtAt=10**400)),
-        "builtAt",
-    ),
-    (
-        "build.json: not UTF-8",
-        BUILD_FILE,
-        rewritten(lambda d: json.dumps(d).encode("utf-16")),
-        "(document)",
-    ),
-    (
-        "build.json: a field given twice",
-        BUILD_FILE,
-        rewritten(lambda d: with_pairs(d, "", ("shards", 7))),
-        "shards",
-    ),
-    (
-        "build.json: truncated",
-        BUILD_FILE,
-        lambda p: set_bytes(p, p.read_bytes()[:-3]),
-        "(document)",
-    ),
-    ("shard: routes is a list", "shard", edited(lambda d: d.update(routes=[])), "routes"),
-    (
-        "shard: a route listed twice",
-        "shard",
-        rewritten(lambda d: with_pairs(d, "/routes", ("/about", {"status": "skipped"}))),
-        "routes['/about']",
-    ),
-    ("shard: not UTF-8", "shard", lambda p: set_bytes(p, b"\xff" + p.read_bytes()), "(document)"),
-    ("shard: missing", "shard", remove, "404"),
-]
-
-
-@pytest.mark.parametrize(
-    ("file", "fault", "field"),
-    [pytest.param(file, f, field, id=name) for name, file, f, field in SHARDED_FAULTS],
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-async def test_the_worker_serves_through_a_malformed_sharded_index(
-    pristine: dict[str, Path],
-    tmp_path: Path,
-    caplog,
-    file: str,
-    fault: Callable[[Path], None],
-    field: str,
+@given(data=st.data())
+def test_any_mutation_of_a_pack_is_parsed_or_refused_with_a_schema_error(
+    pristine: Deploy, data
 ) -> None:
-    root = fresh_root(pristine, "sharded", tmp_path)
-    target = shard_of_about(root) if file == "shard" else root / file
-    fault(target)
-    isolate = Isolate(root, index="sharded")
-    with caplog.at_level(logging.INFO, logger="seeding"):
-        await serve_known_pages(isolate)
-    (record,) = errors(caplog)
-    message = record.getMessage()
-    assert field in message, message
-    assert target.relative_to(root).as_posix() in message
-    about = await isolate.request("/about")
-    assert about.status == 200 and b"request at" in about.body
+    identity = pristine.identity()
+    path = pristine.public / pack_path(identity, FAULTED).lstrip("/")
+    header, body = split(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 3))):
+        _mutate_somewhere(header, data)
+    text = json.dumps(header, ensure_ascii=data.draw(st.booleans())).encode()
+    bucket = int(path.stem)
+    with contextlib.suppress(SchemaError):
+        pack = parse_pack(
+            encode_preamble(text) + text + body, "p", build_id=identity.build_id, bucket=bucket
+        )
+        for record in pack.routes.values():
+            for located in record.variants.values():
+                if located.part == 0:
+                    assert len(pack.body(located)) == located.bytes
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_mutation_of_the_manifest_is_parsed_or_refused_with_a_schema_error(
+    pristine: Deploy, data
+) -> None:
+    build = pristine.result.manifest
+    doc = json.loads(json.dumps(build.to_dict()))
+    for _ in range(data.draw(st.integers(1, 3))):
+        _mutate_somewhere(doc, data)
+    text = json.dumps(doc, ensure_ascii=data.draw(st.booleans()))
+    with contextlib.suppress(SchemaError):
+        parse_manifest(text, MANIFEST_FILE)
+
+
+def test_the_preamble_is_short() -> None:
+    assert len(encode_preamble(b"x" * 25 * 1024 * 1024)) < MAX_PREAMBLE

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from seeding.cache import cache_key
 from seeding.rendering import RenderRequest, RenderResult
-from seeding.routes import resolve_request_path
+from seeding.routes import Variant, resolve_request_path
 from tests.unit.fakes import FakeSite
-from tests.unit.hardening_support import Isolate, build_once
+from tests.unit.support import Deploy, Isolate, deploy_once
 
 MARK = "evil.example"
 HOSTILE = {
@@ -62,19 +62,19 @@ class EchoSite(FakeSite):
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory) -> dict[str, Path]:
+def roots(tmp_path_factory) -> dict[str, Deploy]:
     base = tmp_path_factory.mktemp("cache-keys")
     return {
-        "fake": build_once(base / "fake", FakeSite()),
-        "echo": build_once(base / "echo", EchoSite()),
+        "fake": deploy_once(base / "fake", FakeSite()),
+        "echo": deploy_once(base / "echo", EchoSite()),
     }
 
 
-def isolate(roots: dict[str, Path], kind: str = "echo") -> Isolate:
+def isolate(roots: dict[str, Deploy], kind: str = "echo") -> Isolate:
     return Isolate(roots[kind], site=EchoSite() if kind == "echo" else FakeSite())
 
 
-async def clean_body(roots: dict[str, Path], path: str, kind: str = "echo") -> bytes:
+async def clean_body(roots: dict[str, Deploy], path: str, kind: str = "echo") -> bytes:
     """What a clean request gets from a fresh isolate (same clock)."""
     return (await isolate(roots, kind).request(path)).body
 
@@ -205,21 +205,24 @@ requests = st.tuples(
 )
 @given(kind=st.sampled_from(["fake", "echo"]), sequence=st.lists(requests, min_size=1, max_size=6))
 def test_any_mix_of_hostile_requests_stores_only_route_keyed_clean_pages(
-    roots: dict[str, Path], kind: str, sequence
+    roots: dict[str, Deploy], kind: str, sequence
 ) -> None:
     async def run() -> None:
         h = isolate(roots, kind)
         reference = isolate(roots, kind)
-        build = await h.handler.index.build(h.assets)
-        assert build is not None
         routes = set()
         for path, query, headers, origin, method in sequence:
             response = await h.request(path + query, headers, method=method, origin=origin)
             assert response.status < 500
-            target = resolve_request_path(urlsplit(origin + path).path)
+            target = resolve_request_path(urlsplit(origin + path).path, data_variant=True)
             if target is not None:
                 routes.add((target.variant, target.route))
-        allowed = {cache_key(build.build_id, variant, route) for variant, route in routes}
+        # A seed brings every variant of the requested route (one pack), never another's.
+        allowed = {
+            cache_key(h.handler.build_id, variant, route)
+            for _, route in routes
+            for variant in Variant
+        }
         for key, entry in h.handler.cache._entries.items():
             assert key in allowed, key
             assert MARK.encode() not in entry.body
@@ -237,7 +240,7 @@ def test_any_mix_of_hostile_requests_stores_only_route_keyed_clean_pages(
     "origin", ["https://[evil", "https://[::1", "https://[not-an-ip]", "https://evil]"]
 )
 async def test_a_url_whose_host_cannot_be_parsed_is_answered_not_raised(
-    roots: dict[str, Path], origin: str
+    roots: dict[str, Deploy], origin: str
 ) -> None:
     # The URL's host comes from the client's Host header; a Host that urlsplit
     # rejects must neither raise out of the handler nor reach a page.

@@ -1,14 +1,13 @@
 """Property tests of the path contract and the request flow under hostile paths.
 
 For any request path the handler answers without raising and without a 5xx, asks
-the asset store only for files of routes the build rendered (and the manifest), and
-only for the route the path itself resolves to. Every spelling of `/__prerender/`
+the asset store only for packs of routes the build rendered, and only for the route
+the path itself resolves to. Every spelling of `/__prerender/`
 answers 404 without a fetch or a render.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,7 +23,8 @@ from seeding.routes import (
     resolve_request_path,
     validate_route_key,
 )
-from tests.unit.hardening_support import Isolate, allowed_fetches, build_once, copy_once
+from tests.unit.fakes import FakeSite
+from tests.unit.support import Deploy, Isolate, allowed_fetches, deploy_once, pack_path
 
 SETTINGS = settings(
     max_examples=300,
@@ -62,43 +62,52 @@ request_paths = st.one_of(
     st.builds(lambda n: "/" + "a" * n, st.integers(MAX_ROUTE_LENGTH - 2, 3 * MAX_ROUTE_LENGTH + 2)),
     known_variants,
 )
-CONFIGS = [SiteConfig(), SiteConfig(trailing_slash=True), SiteConfig(base_path="/docs")]
-LAYOUTS = ["manifest", "sharded"]
+CONFIGS = [
+    SiteConfig(data_variant=True),
+    SiteConfig(trailing_slash=True, data_variant=True),
+    SiteConfig(base_path="/docs", data_variant=True),
+    SiteConfig(),
+]
 configs = st.sampled_from(CONFIGS)
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory) -> dict[tuple[SiteConfig, str], Path]:
-    """Prerender roots of the fake site for each config, in each layout the Worker
-    reads: the build directory itself (manifest) and a sharded copy."""
+def roots(tmp_path_factory) -> dict[SiteConfig, Deploy]:
+    """The fake site built and copied for each config."""
     root = tmp_path_factory.mktemp("builds")
-    out = {}
-    for n, config in enumerate(CONFIGS):
-        build = build_once(root / f"build{n}", config=config)
-        out[config, "manifest"] = build
-        out[config, "sharded"] = copy_once(build, root / f"public{n}", "sharded")
-    return out
+    return {
+        config: deploy_once(root / f"site{n}", FakeSite(config)) for n, config in enumerate(CONFIGS)
+    }
 
 
 # -- the pure path contract ------------------------------------------------------------
 
 
 @SETTINGS
-@given(path=request_paths, base_path=st.sampled_from(["", "/docs"]), slash=st.booleans())
+@given(
+    path=request_paths,
+    base_path=st.sampled_from(["", "/docs"]),
+    slash=st.booleans(),
+    data=st.booleans(),
+)
 def test_resolve_never_raises_and_yields_only_valid_route_keys(
-    path: str, base_path: str, slash: bool
+    path: str, base_path: str, slash: bool, data: bool
 ) -> None:
-    target = resolve_request_path(path, base_path=base_path, trailing_slash=slash)
+    target = resolve_request_path(
+        path, base_path=base_path, trailing_slash=slash, data_variant=data
+    )
     assert is_private_path(path) in (True, False)
     if target is None:
         return
-    validate_route_key(target.route)  # raises on an invalid key
+    validate_route_key(target.route, data_variant=data)  # raises on an invalid key
     # The canonical spelling, as the redirect quotes it, resolves to the same target,
     # canonically: a redirect can never loop or land on another route.
     canonical = canonical_path(
         target.route, target.variant, base_path=base_path, trailing_slash=slash
     )
-    again = resolve_request_path(_quote(canonical), base_path=base_path, trailing_slash=slash)
+    again = resolve_request_path(
+        _quote(canonical), base_path=base_path, trailing_slash=slash, data_variant=data
+    )
     assert again is not None
     assert (again.route, again.variant, again.canonical) == (target.route, target.variant, True)
 
@@ -124,7 +133,7 @@ def test_the_longest_valid_route_is_reachable_at_its_encoded_canonical_path(
     validate_route_key(route)
     for base_path in ("", "/docs"):
         path = _quote(canonical_path(route, variant, base_path=base_path))
-        target = resolve_request_path(path, base_path=base_path)
+        target = resolve_request_path(path, base_path=base_path, data_variant=True)
         assert target is not None and (target.route, target.variant) == (route, variant)
 
 
@@ -204,15 +213,11 @@ def test_private_prefix_with_malformed_tails(path: str) -> None:
 
 
 @SETTINGS
-@given(
-    path=private_spellings(),
-    query=st.sampled_from(["", "?x=1", "?__prerender/x"]),
-    layout=st.sampled_from(LAYOUTS),
-)
+@given(path=private_spellings(), query=st.sampled_from(["", "?x=1", "?__prerender/x"]))
 def test_private_spellings_answer_404_without_fetch_or_render(
-    roots: dict[tuple[SiteConfig, str], Path], path: str, query: str, layout: str
+    roots: dict[SiteConfig, Deploy], path: str, query: str
 ) -> None:
-    isolate = Isolate(roots[SiteConfig(), layout], index=layout)
+    isolate = Isolate(roots[CONFIGS[0]])
     response = isolate.get(path + query)
     assert response.status == 404, path
     assert isolate.assets.log == []
@@ -226,39 +231,37 @@ def test_private_spellings_answer_404_without_fetch_or_render(
 @SETTINGS
 @given(
     config=configs,
-    layout=st.sampled_from(LAYOUTS),
     paths=st.lists(request_paths, min_size=1, max_size=4),
     head=st.booleans(),
 )
 def test_any_request_path_is_answered_without_5xx_or_foreign_fetches(
-    roots: dict[tuple[SiteConfig, str], Path],
+    roots: dict[SiteConfig, Deploy],
     config: SiteConfig,
-    layout: str,
     paths: list[str],
     head: bool,
 ) -> None:
-    root = roots[config, layout]
-    allowed = allowed_fetches(root)
+    deploy = roots[config]
+    allowed = allowed_fetches(deploy)
     # One isolate serves the whole sequence.
-    isolate = Isolate(root, config=config, index=layout)
+    isolate = Isolate(deploy, FakeSite(config))
     for path in paths:
         before = len(isolate.assets.log)
         response = isolate.get(path, method="HEAD" if head else "GET")
         assert 100 <= response.status < 500, (path, response.status, response.body[:200])
         fetched = isolate.assets.log[before:]
         for asset in fetched:
-            assert asset.startswith("/__prerender/"), asset
-            assert asset in allowed, asset
-        body_files = [a for a in fetched if allowed[a]]
-        if body_files:
-            # A body file is fetched only for the route this very path names.
+            assert asset in allowed, asset  # only packs that exist: empty buckets are known
+        if fetched:
+            # A pack is fetched only for the route this very path names (or for a path
+            # the route filter let through: then its own bucket's pack).
             target = resolve_request_path(
                 urlsplit("https://example.com" + path).path or "/",
                 base_path=config.base_path,
                 trailing_slash=config.trailing_slash,
+                data_variant=config.data_variant,
             )
             assert target is not None and target.canonical
-            assert all(target.route in allowed[a] for a in body_files), (path, body_files)
+            assert fetched == [pack_path(deploy.identity(), target.route)], (path, fetched)
         if response.status in (301, 302, 307, 308):
             location = response.headers["location"]
             assert location.startswith("/") and not location.startswith(("//", "/\\"))
@@ -266,12 +269,11 @@ def test_any_request_path_is_answered_without_5xx_or_foreign_fetches(
             assert follow.status not in (301, 302, 307, 308), (path, location)
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("config", [SiteConfig(), SiteConfig(base_path="/docs")])
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[2]])
 async def test_data_variants_of_known_routes_are_seeded(
-    roots: dict[tuple[SiteConfig, str], Path], config: SiteConfig, layout: str
+    roots: dict[SiteConfig, Deploy], config: SiteConfig
 ) -> None:
-    isolate = Isolate(roots[config, layout], config=config, index=layout)
+    isolate = Isolate(roots[config], FakeSite(config))
     for route in ["/", "/about", "/blog/first"]:
         path = canonical_path(route, Variant.DATA, base_path=config.base_path)
         response = await isolate.request(path)

@@ -21,15 +21,13 @@ from typing import Any
 
 import pytest
 
-import scripts.copy_prerender as copy_script
-import scripts.prerender as prerender_script
-from seeding.config import SiteConfig
-from seeding.routes import MANIFEST_FILE, Variant, variant_file
-from tests.unit.conftest import prerender
+import seeding.build.copy as copy_module
+from seeding.build.cli import copy_main
+from seeding.build.manifest import MANIFEST_FILE, variant_file
+from seeding.build.prerender import write_build
+from seeding.routes import Variant
 from tests.unit.fakes import FakeClock, FakeSite
-from tests.unit.hardening_support import Isolate
-
-LAYOUTS = ["sharded", "manifest"]
+from tests.unit.support import Deploy, Isolate, identity_of, prerender
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -40,18 +38,16 @@ def leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
 
 
-async def assert_servable(root: Path, index: str, build_id: str | None = None) -> None:
-    """A fresh isolate over `root` seeds pages from it: no render, the build's bytes."""
-    isolate = Isolate(root, index=index)
+async def assert_servable(public: Path, worker: Path, build_id: str) -> None:
+    """A fresh isolate over this deploy seeds pages from it: no render, the build's bytes."""
+    isolate = Isolate(Deploy(public, worker, None))  # type: ignore[arg-type]
     for path in ["/about", "/blog/first.json", "/"]:
         response = await isolate.request(path)
         assert response.status == 200, path
         assert response.headers["x-cache-status"] == "HIT", path
         assert b"build" in response.body, path
     assert isolate.site.renders == []
-    if build_id is not None:
-        built = await isolate.index.build(isolate.assets)
-        assert built is not None and built.build_id == build_id
+    assert identity_of(worker / "prerender_build.py").build_id == build_id
 
 
 # -- simulated file system failures ------------------------------------------------------
@@ -176,36 +172,39 @@ def disk_full_after(files: int, under: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
-async def deployed(tmp_path: Path, request) -> dict[str, Any]:
-    """build1 copied into public/ (in the layout under test), and a newer build2."""
-    layout = getattr(request, "param", "sharded")
-    build1 = await prerender(FakeSite(), SiteConfig(), tmp_path / "build1", FakeClock())
-    build2 = await prerender(FakeSite(), SiteConfig(), tmp_path / "build2", FakeClock(2e9))
+async def deployed(tmp_path: Path) -> dict[str, Any]:
+    """build1 copied into public/ and the Worker's src/, and a newer build2."""
+    build1 = await prerender(FakeSite(), tmp_path / "build1", FakeClock())
+    build2 = await prerender(FakeSite(), tmp_path / "build2", FakeClock(2e9))
     public = tmp_path / "work" / "public"
     public.mkdir(parents=True)
     (public / "styles.css").write_text("body{}")
-    assert copy_script.main([str(build1), str(public), "--layout", layout]) == 0
+    worker = tmp_path / "work-src"
+    worker.mkdir()
+    assert copy_main([str(build1), str(public), "--worker-dir", str(worker)]) == 0
     manifest = json.loads((build1 / MANIFEST_FILE).read_text())
     return {
-        "layout": layout,
         "build1": build1,
         "build2": build2,
         "build1_id": manifest["buildId"],
         "public": public,
+        "worker": worker,
         "target": public / "__prerender",
         "before": snapshot(public),
+        "module": (worker / "prerender_build.py").read_text(),
     }
 
 
 async def assert_previous_copy_intact(d: dict[str, Any]) -> None:
     assert snapshot(d["public"]) == d["before"]
     assert leftovers(d["public"].parent) == []
-    await assert_servable(d["target"], d["layout"], d["build1_id"])
+    assert (d["worker"] / "prerender_build.py").read_text() == d["module"]
+    await assert_servable(d["public"], d["worker"], d["build1_id"])
 
 
 def run_copy(d: dict[str, Any], build: Path | None = None) -> int:
     build = d["build2"] if build is None else build
-    return copy_script.main([str(build), str(d["public"]), "--layout", d["layout"]])
+    return copy_main([str(build), str(d["public"]), "--worker-dir", str(d["worker"])])
 
 
 def break_missing_build_dir(d: dict[str, Any]) -> tuple[Path, list[str]]:
@@ -243,7 +242,6 @@ BROKEN_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("deployed", LAYOUTS, indirect=True)
 @pytest.mark.parametrize("case", list(BROKEN_INPUTS))
 async def test_copy_refuses_broken_build_output_and_keeps_the_previous_copy_servable(
     deployed: dict[str, Any], case: str, capsys
@@ -257,7 +255,6 @@ async def test_copy_refuses_broken_build_output_and_keeps_the_previous_copy_serv
     await assert_previous_copy_intact(deployed)
 
 
-@pytest.mark.parametrize("deployed", LAYOUTS, indirect=True)
 async def test_copy_into_a_read_only_assets_parent_fails_naming_it(
     deployed: dict[str, Any], capsys, monkeypatch
 ) -> None:
@@ -270,7 +267,6 @@ async def test_copy_into_a_read_only_assets_parent_fails_naming_it(
     await assert_previous_copy_intact(deployed)
 
 
-@pytest.mark.parametrize("deployed", LAYOUTS, indirect=True)
 async def test_copy_into_a_read_only_assets_dir_fails_naming_it(
     deployed: dict[str, Any], capsys, monkeypatch
 ) -> None:
@@ -282,8 +278,7 @@ async def test_copy_into_a_read_only_assets_dir_fails_naming_it(
     await assert_previous_copy_intact(deployed)
 
 
-@pytest.mark.parametrize("deployed", LAYOUTS, indirect=True)
-@pytest.mark.parametrize("after", [0, 3])
+@pytest.mark.parametrize("after", [0, 1])  # the first pack, the second
 async def test_copy_onto_a_full_disk_fails_naming_the_file_it_was_writing(
     deployed: dict[str, Any], after: int, capsys, monkeypatch
 ) -> None:
@@ -297,7 +292,6 @@ async def test_copy_onto_a_full_disk_fails_naming_the_file_it_was_writing(
     await assert_previous_copy_intact(deployed)
 
 
-@pytest.mark.parametrize("deployed", LAYOUTS, indirect=True)
 async def test_a_swap_that_fails_halfway_puts_the_previous_copy_back(
     deployed: dict[str, Any], capsys, monkeypatch
 ) -> None:
@@ -320,34 +314,33 @@ async def test_a_swap_that_fails_halfway_puts_the_previous_copy_back(
     await assert_previous_copy_intact(deployed)
 
 
-@pytest.mark.parametrize("deployed", LAYOUTS, indirect=True)
 async def test_a_copy_interrupted_halfway_leaves_a_servable_previous_copy_and_the_next_run_works(
     deployed: dict[str, Any], monkeypatch
 ) -> None:
-    real_emit = copy_script.emit_file
+    real_write = copy_module.write_file
     calls = [0]
 
-    def emit_then_interrupt(destination: Path, content: Any) -> None:
+    def write_then_interrupt(destination: Path, content: Any) -> None:
         calls[0] += 1
-        if calls[0] == 3:
+        if calls[0] == 2:
             raise KeyboardInterrupt
-        real_emit(destination, content)
+        real_write(destination, content)
 
-    monkeypatch.setattr(copy_script, "emit_file", emit_then_interrupt)
+    monkeypatch.setattr(copy_module, "write_file", write_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         run_copy(deployed)
     monkeypatch.undo()
     await assert_previous_copy_intact(deployed)
     assert run_copy(deployed) == 0
     build2_id = json.loads((deployed["build2"] / MANIFEST_FILE).read_text())["buildId"]
-    await assert_servable(deployed["target"], deployed["layout"], build2_id)
+    await assert_servable(deployed["public"], deployed["worker"], build2_id)
 
 
 # -- prerender.py ------------------------------------------------------------------------
 
 
 async def run_prerender(out: Path) -> int:
-    return await prerender_script.write_build(FakeSite(), SiteConfig(), out)
+    return await write_build(FakeSite(), out, clock=FakeClock())
 
 
 async def test_prerender_into_a_path_under_a_file_fails_naming_it(tmp_path: Path, capsys) -> None:
@@ -361,7 +354,7 @@ async def test_prerender_into_a_path_under_a_file_fails_naming_it(tmp_path: Path
 
 @pytest.fixture
 async def previous_build(tmp_path: Path) -> dict[str, Any]:
-    out = await prerender(FakeSite(), SiteConfig(), tmp_path / "out" / "build", FakeClock())
+    out = await prerender(FakeSite(), tmp_path / "out" / "build", FakeClock())
     return {
         "out": out,
         "before": snapshot(out),
@@ -372,7 +365,6 @@ async def previous_build(tmp_path: Path) -> dict[str, Any]:
 async def assert_previous_build_intact(b: dict[str, Any]) -> None:
     assert snapshot(b["out"]) == b["before"]
     assert leftovers(b["out"].parent) == []
-    await assert_servable(b["out"], "manifest", b["build_id"])
 
 
 async def test_prerender_with_a_read_only_output_parent_fails_naming_it(

@@ -1,4 +1,4 @@
-"""The path contract: request path -> route key and variant, route -> file."""
+"""The path contract: request path -> route key and variant, and back."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from seeding.routes import (
     is_private_path,
     resolve_request_path,
     validate_route_key,
-    variant_file,
 )
 
 HTML, DATA = Variant.HTML, Variant.DATA
@@ -32,7 +31,14 @@ HTML, DATA = Variant.HTML, Variant.DATA
     ],
 )
 def test_paths_resolve_to_route_keys(path: str, expected: RouteTarget) -> None:
-    assert resolve_request_path(path) == expected
+    assert resolve_request_path(path, data_variant=True) == expected
+
+
+def test_without_the_data_variant_json_paths_are_ordinary_routes() -> None:
+    assert resolve_request_path("/api/items.json") == RouteTarget("/api/items.json", HTML, True)
+    assert resolve_request_path("/index.json") == RouteTarget("/index.json", HTML, True)
+    assert resolve_request_path("/index") == RouteTarget("/index", HTML, True)
+    validate_route_key("/api/items.json")
 
 
 def test_trailing_slash_on_makes_the_slashed_spelling_canonical() -> None:
@@ -67,16 +73,7 @@ def test_base_path_is_stripped_and_required() -> None:
     ],
 )
 def test_paths_that_cannot_be_routes_resolve_to_none(path: str) -> None:
-    assert resolve_request_path(path) is None
-
-
-def test_file_names_depend_only_on_the_route_and_stay_in_routes() -> None:
-    a = variant_file("/blog/a", HTML)
-    assert a == variant_file("/blog/a", HTML)
-    assert a.startswith("routes/") and a.endswith(".html")
-    assert variant_file("/blog/a", DATA).endswith(".json")
-    assert variant_file("/Blog/a", HTML) != a  # case-distinct routes never share a file
-    assert ".." not in variant_file("/../../etc", HTML)
+    assert resolve_request_path(path, data_variant=True) is None
 
 
 def test_canonical_paths_round_trip_through_resolution() -> None:
@@ -85,7 +82,9 @@ def test_canonical_paths_round_trip_through_resolution() -> None:
             for slash in (False, True):
                 for base in ("", "/docs"):
                     path = canonical_path(route, variant, base_path=base, trailing_slash=slash)
-                    target = resolve_request_path(path, base_path=base, trailing_slash=slash)
+                    target = resolve_request_path(
+                        path, base_path=base, trailing_slash=slash, data_variant=True
+                    )
                     assert target == RouteTarget(route, variant, True), path
 
 
@@ -132,4 +131,4 @@ def test_ordinary_paths_are_not_private(path: str) -> None:
 )
 def test_build_refuses_routes_the_run_time_could_not_resolve(route: str) -> None:
     with pytest.raises(InvalidRouteKey):
-        validate_route_key(route)
+        validate_route_key(route, data_variant=True)

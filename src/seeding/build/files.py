@@ -44,6 +44,7 @@ def write_atomic(target: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
+        os.chmod(temp, 0o644)  # mkstemp makes it private; it is source code to deploy
         os.replace(temp, target)
     except OSError as exc:
         Path(temp).unlink(missing_ok=True)

@@ -91,10 +91,10 @@ async def render_route(
         result = await site.render(
             RenderRequest(route=route.path, variant=variant, now=built_at, phase="build")
         )
-        if result.dynamic:
-            raise RouteSkipped(f"the {variant.value} variant is dynamic: rendered per request")
         if result.status != 200:
             raise RouteFailed(f"the {variant.value} variant answered HTTP {result.status}")
+        if result.dynamic:
+            raise RouteSkipped(f"the {variant.value} variant is dynamic: rendered per request")
         if len(result.body) > MAX_ASSET_BYTES:
             raise RouteFailed(
                 f"the {variant.value} variant is {len(result.body)} bytes, over the 25 MiB "
