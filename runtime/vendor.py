@@ -147,12 +147,16 @@ def _requirement(entry: str, project: Path, pyproject: Path, sources: dict) -> R
     source = sources.get(name) or sources.get(normalized(name))
     if url is None and isinstance(source, dict) and "path" in source:
         url = "file:" + str(source["path"])  # uv's path: relative to the project
-        rest = (
-            rest[rest.index(";") :] if ";" in rest else ""
-        )  # a version spec gives way to the path
+        # A version spec gives way to the path; environment markers stay.
+        rest = rest[rest.index(";") :] if ";" in rest else ""
     if url is None or not url.startswith(("file:", "./", "../", "/")):
         return Requirement(normalized(name), entry.strip())
     folder = _local_path(url, project)
+    if folder is None:
+        raise VendorError(
+            f'{pyproject}: dependency "{entry}": a file URL must name a local path '
+            f"(file:///abs/path, or file:rel/path read from {project})"
+        )
     if not folder.is_dir():
         raise VendorError(
             f'{pyproject}: dependency "{entry}" names {folder}, which is not a folder: fix the '
@@ -162,11 +166,12 @@ def _requirement(entry: str, project: Path, pyproject: Path, sources: dict) -> R
     return Requirement(normalized(name), text, folder)
 
 
-def _local_path(url: str, project: Path) -> Path:
+def _local_path(url: str, project: Path) -> Path | None:
+    """The folder a path or file URL names (None for a file URL of another host)."""
     if url.startswith("file:"):
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost"):
-            raise VendorError(f"{url}: a file URL must name a local path (file:///...)")
+            return None
         # file:///abs is absolute; file:rel (not PEP 508, accepted here) is read from the project.
         url = unquote(parts.path)
     return (project / url).resolve()
@@ -178,11 +183,12 @@ def _local_path(url: str, project: Path) -> Path:
 def _source_files(folder: Path) -> list[str]:
     """The files of a local package: git's listing (tracked and unignored) when the folder is in
     a git work tree, else a walk that skips hidden, cache, build and vendored folders."""
-    listed = subprocess.run(
-        ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-    )
-    if listed.returncode == 0:
+    git = ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    try:
+        listed = subprocess.run(git, capture_output=True)
+    except OSError:  # no git on this machine
+        listed = None
+    if listed is not None and listed.returncode == 0:
         return sorted(p for p in listed.stdout.decode().split("\0") if p)
     skip = {"__pycache__", "node_modules", "python_modules", "build", "dist"}
     files = []
@@ -228,19 +234,21 @@ def build_pure_fallback(requirement: str, wheel_dir: Path, work: Path) -> Path:
     """Download MarkupSafe's sdist (`requirement`, e.g. "markupsafe>=2") and write a py3-none-any
     wheel of its `src/markupsafe` without the C file into `wheel_dir`; returns the wheel."""
     sdists = work / "sdist"
-    _pip(
-        ["download", "--no-deps", "--no-binary=:all:", "-d", str(sdists), requirement],
-        PURE_FALLBACK,
-    )
+    failure = _pip(["download", "--no-deps", "--no-binary=:all:", "-d", str(sdists), requirement])
+    if failure:
+        raise VendorError(
+            f"{requirement}: pip could not download its sdist (the pure-Python fallback is made "
+            f"from it); check the version asked for in [project] dependencies.\n{_tail(failure)}"
+        )
     [sdist] = sdists.glob("*.tar.gz")
     with tarfile.open(sdist) as tar:
         members = {m.name: m for m in tar.getmembers() if m.isfile()}
         top = next(n for n in members if n.count("/") == 1 and n.endswith("/PKG-INFO"))[:-9]
-        metadata = tar.extractfile(members[f"{top}/PKG-INFO"]).read()  # type: ignore[union-attr]
+        metadata = _read(tar, members[f"{top}/PKG-INFO"])
         package = f"{top}/src/markupsafe/"
         files = {
-            "markupsafe/" + name[len(package) :]: tar.extractfile(m).read()  # type: ignore[union-attr]
-            for name, m in members.items()
+            "markupsafe/" + name[len(package) :]: _read(tar, member)
+            for name, member in members.items()
             if name.startswith(package) and not name.endswith(".c")
         }
     version = re.search(rb"^Version: (\S+)$", metadata, re.M)
@@ -260,6 +268,13 @@ def build_pure_fallback(requirement: str, wheel_dir: Path, work: Path) -> Path:
     return wheel
 
 
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    file = tar.extractfile(member)
+    if file is None:
+        raise VendorError(f"{tar.name}: {member.name} is not a regular file")
+    return file.read()
+
+
 def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
@@ -267,28 +282,35 @@ def _digest(data: bytes) -> str:
 # --- pip --------------------------------------------------------------------------------------
 
 
-def _pip(args: list[str], what: str) -> None:
+def _pip(args: list[str]) -> str | None:
+    """Run pip; None when it succeeds, else its output."""
     cmd = [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "--no-input"]
     result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise VendorError(_pip_failure(what, result.stdout + result.stderr))
+    if result.returncode == 0:
+        return None
+    lines = (result.stdout + result.stderr).splitlines()
+    return "\n".join(line for line in lines if not PIP_NOISE.search(line)) + "\n"
 
 
-def _pip_failure(what: str, output: str) -> str:
-    lines = [line for line in output.splitlines() if not PIP_NOISE.search(line)]
+def _tail(output: str) -> str:
+    return "pip said:\n" + "\n".join(output.splitlines()[-12:])
+
+
+def _install_failure(output: str, target: PyodideTarget, pyproject: Path) -> VendorError:
+    """Names the packages pip found nothing usable for, when it says so."""
     missing = re.findall(r"No matching distribution found for ([A-Za-z0-9._-]+)", output)
     block = re.search(r"available for your environment:\n((?:[ \t]+\S+\n)+)", output)
     if block:
         missing += block[1].split()
-    tail = "\n".join(lines[-12:])
-    if missing:
-        names = ", ".join(sorted({normalized(n) for n in missing}))
-        return (
-            f"{names}: no pure-Python wheel and no Pyodide wheel for {what} on the index. Fix: "
-            f"pick a version that ships one, or drop the dependency that pulls it in from "
-            f"[project] dependencies.\npip said:\n{tail}"
-        )
-    return f"pip failed for {what}:\n{tail}"
+    where = f"{pyproject}: [project] dependencies"
+    if not missing:
+        return VendorError(f"{where}: pip failed for {target.describe()}.\n{_tail(output)}")
+    names = ", ".join(sorted({normalized(n) for n in missing}))
+    return VendorError(
+        f"{where}: {names}: no pure-Python wheel and no Pyodide wheel for {target.describe()} "
+        f"on the index. Fix: pick a version that ships one, or drop the dependency that pulls it "
+        f"in.\n{_tail(output)}"
+    )
 
 
 def _installed(modules: Path) -> Iterator[tuple[str, str, bool]]:
@@ -324,12 +346,13 @@ def vendor_project(project: Path, *, force: bool = False, log: Log = print) -> b
             direct = [r.text for r in requirements if r.name == PURE_FALLBACK and not r.path]
             build_pure_fallback(direct[0] if direct else PURE_FALLBACK, wheels, work)
         platforms = [arg for p in target.platforms for arg in ("--platform", p)]
-        _pip(
+        failure = _pip(
             ["install", "--no-compile", "--target", str(staged), "--only-binary=:all:"]
             + ["--python-version", target.python, *platforms, "--find-links", str(wheels)]
-            + [r.text for r in requirements],
-            target.describe(),
+            + [r.text for r in requirements]
         )
+        if failure:
+            raise _install_failure(failure, target, project / "pyproject.toml")
         shutil.rmtree(staged / "bin", ignore_errors=True)  # console scripts: for no Worker
         # pywrangler sync marks the folder as a venv and writes its version into .synced; this
         # token names no pywrangler version, so a later `pywrangler sync` still re-syncs.

@@ -95,8 +95,7 @@ async function boot() {
   if (typeof entrypoint !== "function") {
     throw new Error(`${config.mainModule}.py defines no Default(WorkerEntrypoint) class`);
   }
-  const beforeFirstRequest = pyodide.runPython("from _cloudflare.lifecycle import before_first_request; before_first_request");
-  return { pyodide, callFetch: glue.call_fetch, evalJson: glue.eval_json, entrypoint, beforeFirstRequest };
+  return { pyodide, callFetch: glue.call_fetch, evalJson: glue.eval_json, entrypoint, inRequestContext: false };
 }
 
 // workerd calls Python "promising" (JSPI: Python may then block on a JS promise with run_sync).
@@ -111,8 +110,13 @@ async function handle(request, env, ctx) {
   const entry = { t: Date.now(), method: request.method, path: url.pathname + url.search, status: null, ms: null };
   record(log.requests, entry);
   try {
-    const { pyodide, callFetch, entrypoint, beforeFirstRequest } = await getPython();
-    beforeFirstRequest(); // does nothing after the first time
+    const python = await getPython();
+    const { pyodide, callFetch, entrypoint } = python;
+    if (!python.inRequestContext) {
+      // As production: imports are patched until the first request, then its hooks run.
+      python.inRequestContext = true;
+      pyodide.runPython("from _cloudflare.lifecycle import before_first_request; before_first_request()");
+    }
     const response = await callPython(pyodide, callFetch, entrypoint, ctx, env, request);
     entry.status = response.status;
     return response;

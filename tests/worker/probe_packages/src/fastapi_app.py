@@ -22,4 +22,6 @@ class Receipt(BaseModel):
 
 @app.post("/fastapi/orders")
 def place_order(order: Order) -> Receipt:
-    return Receipt(item=order.item, quantity=order.quantity, total_cents=order.quantity * PRICE_CENTS)
+    return Receipt(
+        item=order.item, quantity=order.quantity, total_cents=order.quantity * PRICE_CENTS
+    )
