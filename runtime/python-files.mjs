@@ -32,7 +32,8 @@ export function collectPythonFiles(config) {
   if (!existsSync(path.join(config.pythonModulesDir, "workers"))) {
     throw new Error(
       `${config.pythonModulesDir} has no vendored 'workers' SDK: run ` +
-        `'.venv/bin/python -m runtime.vendor --project ${config.root}' (what 'pywrangler sync' does, offline)`,
+        `'cd ${path.dirname(path.dirname(RUNTIME_PYTHON_DIR))} && .venv/bin/python -m runtime.vendor --project ${config.root}' ` +
+        `(what 'pywrangler sync' does, offline)`,
     );
   }
   // The upload's src is the main's folder; python_modules must not sit inside it (wrangler refuses).

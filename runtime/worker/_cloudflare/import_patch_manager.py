@@ -47,7 +47,7 @@ class ModulePatches:
 patches: dict[str, ModulePatches] = {}
 before_first_request_hooks: list[Callable[[], None]] = []
 after_snapshot_hooks: list[Callable[[], None]] = []
-# Modules replaced in sys.modules by a BlockedCallModule, by name, until the first request.
+# Modules replaced in sys.modules by a ModuleWithBlockedCalls, by name, until the first request.
 blocked_modules: dict[str, ModuleType] = {}
 in_request_context = False
 
@@ -79,10 +79,10 @@ def block_calls(module: ModuleType, *, allowlist: tuple[str, ...] = ()) -> None:
     """Until the first request, calls through `sys.modules[module.__name__]` to callables not in
     `allowlist` raise RuntimeError (production: their random state is not yet reseeded)."""
     blocked_modules[module.__name__] = module
-    sys.modules[module.__name__] = BlockedCallModule(module, allowlist)  # type: ignore[assignment]
+    sys.modules[module.__name__] = ModuleWithBlockedCalls(module, allowlist)  # type: ignore[assignment]
 
 
-class BlockedCallModule:
+class ModuleWithBlockedCalls:
     """Stands in for a module: attributes read through; callables outside the allowlist raise
     until the first request, then behave as the module's own (references taken at top level
     outlive the swap back, so the check is made at call time)."""
