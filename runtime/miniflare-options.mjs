@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { compatFlagValues } from "./compat-flags.mjs";
+import { precompiledWasmModules } from "./precompiled-modules.mjs";
 import { collectPythonFiles, vendoredJsModules } from "./python-files.mjs";
 
 const WORKER_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "worker");
@@ -51,11 +52,14 @@ export function buildMiniflareOptions(config, { host, port, testMode, controlTok
       { type: "ESModule", path: `${ROOT}/worker.mjs`, contents: own("pyodide-worker.mjs") },
       { type: "ESModule", path: `${ROOT}/shims.mjs`, contents: own("shims.mjs") },
       { type: "ESModule", path: `${ROOT}/entrypoint-helper.mjs`, contents: own("entrypoint-helper.mjs") },
+      { type: "ESModule", path: `${ROOT}/precompiled-wasm.mjs`, contents: own("precompiled-wasm.mjs") },
+      { type: "ESModule", path: `${ROOT}/wasm-trampolines.mjs`, contents: own("wasm-trampolines.mjs") },
       { type: "Text", path: `${ROOT}/glue.py`, contents: own("glue.py") },
       { type: "Text", path: `${ROOT}/runtime-config.json`, contents: runtimeConfig },
       { type: "Text", path: `${ROOT}/python-files.json`, contents: JSON.stringify(files) },
       ...pyodideModules(pyodideDir),
       ...vendoredJsModules(files).map(({ rel, contents }) => ({ type: "ESModule", path: `${ROOT}/${rel}`, contents })),
+      ...precompiledWasmModules(ROOT, files, pyodideDir),
     ],
     bindings: config.vars,
   };

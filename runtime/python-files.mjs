@@ -1,7 +1,11 @@
-// The Python files the Worker is made of, as wrangler would upload them: every **/*.py under the
-// folder of `main` (named relative to it) and everything vendored in python_modules/ (less *.pyc).
+// The Python files the isolate gets: the Worker's, as wrangler would upload them (every **/*.py
+// under the folder of `main`, named relative to it, and everything vendored in python_modules/ less
+// *.pyc), and the runtime's own `_cloudflare` package (worker/_cloudflare/, see its __init__.py).
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const RUNTIME_PYTHON_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "worker");
 
 function* walk(dir, rel = "") {
   for (const entry of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
@@ -27,7 +31,8 @@ function collect(dir, keep) {
 export function collectPythonFiles(config) {
   if (!existsSync(path.join(config.pythonModulesDir, "workers"))) {
     throw new Error(
-      `${config.pythonModulesDir} has no vendored 'workers' SDK: run scripts/vendor_sdk.sh ` +
+      `${config.pythonModulesDir} has no vendored 'workers' SDK: run ` +
+        `'cd ${path.dirname(path.dirname(RUNTIME_PYTHON_DIR))} && .venv/bin/python -m runtime.vendor --project ${config.root}' ` +
         `(what 'pywrangler sync' does, offline)`,
     );
   }
@@ -36,7 +41,13 @@ export function collectPythonFiles(config) {
   const mainFile = `${config.mainModule}.py`;
   if (!(mainFile in src)) throw new Error(`main module ${mainFile} not found in ${config.srcDir}`);
   const python_modules = collect(config.pythonModulesDir, (rel) => !rel.endsWith(".pyc"));
-  return { src, python_modules };
+  // Written into Pyodide's site-packages, as production does: never part of the upload.
+  const runtime = collect(path.join(RUNTIME_PYTHON_DIR, "_cloudflare"), (rel) => rel.endsWith(".py"));
+  return {
+    src,
+    python_modules,
+    runtime: Object.fromEntries(Object.entries(runtime).map(([rel, b64]) => [`_cloudflare/${rel}`, b64])),
+  };
 }
 
 // wrangler registers python_modules/workers/*.{js,mjs} as ES modules (importable from Python).

@@ -11,6 +11,7 @@ import configText from "./runtime-config.json"; // Text, written by runtime/mini
 import filesText from "./python-files.json"; // Text: { "<dir>": { "<relative path>": base64 } }
 import glueSource from "./glue.py"; // Text
 import { makeCompatFlags, makeEntrypointHelper } from "./entrypoint-helper.mjs";
+import { registerAll as registerPrecompiledWasm } from "./precompiled-wasm.mjs";
 
 const config = JSON.parse(configText);
 // User code lives where production puts it, so tracebacks show the same paths.
@@ -54,6 +55,8 @@ function getPython() {
 }
 
 async function boot() {
+  const files = JSON.parse(filesText);
+  await registerPrecompiledWasm(files.python_modules);
   const pyodide = await loadPyodide({
     indexURL: INDEX_URL,
     lockFileContents: lockFileText,
@@ -74,9 +77,12 @@ async function boot() {
   );
   pyodide.registerJsModule("_cloudflare_compat_flags", makeCompatFlags(config.compatFlags));
 
-  const files = JSON.parse(filesText);
   writeTree(pyodide.FS, SRC_DIR, files.src);
   writeTree(pyodide.FS, VENDOR_DIR, files.python_modules);
+  // The runtime's _cloudflare package goes where production puts it (site-packages), and its
+  // import patches are on before python_modules' .pth files run (they register the SDK's).
+  writeTree(pyodide.FS, pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']"), files.runtime);
+  pyodide.runPython("from _cloudflare.lifecycle import before_top_level; before_top_level()");
   // python_modules is a site dir (its .pth files run), src comes first on the path.
   pyodide.runPython(
     `import site, sys\nsite.addsitedir(${JSON.stringify(VENDOR_DIR)})\nsys.path.insert(0, ${JSON.stringify(SRC_DIR)})`,
@@ -89,7 +95,7 @@ async function boot() {
   if (typeof entrypoint !== "function") {
     throw new Error(`${config.mainModule}.py defines no Default(WorkerEntrypoint) class`);
   }
-  return { pyodide, callFetch: glue.call_fetch, evalJson: glue.eval_json, entrypoint };
+  return { pyodide, callFetch: glue.call_fetch, evalJson: glue.eval_json, entrypoint, inRequestContext: false };
 }
 
 // workerd calls Python "promising" (JSPI: Python may then block on a JS promise with run_sync).
@@ -104,7 +110,13 @@ async function handle(request, env, ctx) {
   const entry = { t: Date.now(), method: request.method, path: url.pathname + url.search, status: null, ms: null };
   record(log.requests, entry);
   try {
-    const { pyodide, callFetch, entrypoint } = await getPython();
+    const python = await getPython();
+    const { pyodide, callFetch, entrypoint } = python;
+    if (!python.inRequestContext) {
+      // As production: imports are patched until the first request, then its hooks run.
+      python.inRequestContext = true;
+      pyodide.runPython("from _cloudflare.lifecycle import before_first_request; before_first_request()");
+    }
     const response = await callPython(pyodide, callFetch, entrypoint, ctx, env, request);
     entry.status = response.status;
     return response;
