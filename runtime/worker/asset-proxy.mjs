@@ -2,38 +2,29 @@
 // (so to Python it is still a real `Fetcher`, which the SDK's _EnvWrapper requires); this worker
 // holds the real assets binding, records every fetch and injects the faults it is told to.
 import configText from "./runtime-config.json"; // Text: { controlToken }
+import { compileFaults, sleep, takeFault } from "./fault-match.mjs";
 
 const config = JSON.parse(configText);
 const LOG_LIMIT = 10000;
 let fetches = [];
-let faults = []; // [{ path?: glob, prefix?: string, raise?, status?, delay_ms?, times? }]
-
-function globToRegExp(glob) {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${re}$`);
-}
+let faults = []; // [{ path?: glob, prefix?: string, raise?, status?, delay_ms?, times? }], compiled
 
 function matchFault(path) {
-  for (const fault of faults) {
-    const hit = fault.prefix !== undefined ? path.startsWith(fault.prefix) : fault.regexp.test(path);
-    if (!hit || fault.remaining === 0) continue;
-    if (fault.remaining !== undefined) fault.remaining -= 1;
-    return fault;
-  }
-  return undefined;
+  return takeFault(faults, (fault) => (fault.prefix !== undefined ? path.startsWith(fault.prefix) : fault.patterns.path.test(path)));
 }
 
-async function proxy(request, env) {
+// `isolate`: which Python isolate asked (the service binding's props, set per isolate).
+async function proxy(request, env, isolate) {
   const url = new URL(request.url);
   const path = url.pathname;
-  const entry = { t: Date.now(), method: request.method, path, status: null, ms: null, fault: null };
+  const entry = { t: Date.now(), isolate, method: request.method, path, status: null, ms: null, fault: null };
   fetches.push(entry);
   if (fetches.length > LOG_LIMIT) fetches.splice(0, fetches.length - LOG_LIMIT);
   const fault = matchFault(path);
   try {
     if (fault?.delay_ms) {
       entry.fault = `delay ${fault.delay_ms}ms`;
-      await new Promise((resolve) => setTimeout(resolve, fault.delay_ms));
+      await sleep(fault.delay_ms);
     }
     if (fault?.raise) {
       entry.fault = "raise";
@@ -61,11 +52,7 @@ async function control(request) {
   }
   if (pathname === "/faults" && request.method === "PUT") {
     const list = await request.json();
-    faults = list.map((f) => ({
-      ...f,
-      regexp: f.prefix === undefined ? globToRegExp(f.path ?? "*") : undefined,
-      remaining: f.times,
-    }));
+    faults = compileFaults(list, ["path"]);
     return Response.json({ ok: true, faults: list });
   }
   if (pathname === "/faults" && request.method === "GET") return Response.json(faults);
@@ -73,8 +60,8 @@ async function control(request) {
 }
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     if (request.headers.get("x-local-runtime-control") === config.controlToken) return control(request);
-    return proxy(request, env);
+    return proxy(request, env, ctx.props?.isolate ?? 0);
   },
 };
