@@ -276,14 +276,16 @@ def run_wrangler(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]
     )
 
 
-def apply_d1_migrations(root: Path, persist_to: Path | None = None) -> list[str]:
+def apply_d1_migrations(
+    root: Path, persist_to: Path | None = None, *, echo: bool = False
+) -> list[str]:
     """Apply the D1 migrations of the project at `root`, as `scripts/dev.sh` does before
     serving: `wrangler d1 migrations apply <database_name> --local` for each
     [[d1_databases]] whose migrations_dir (default "migrations") exists (see
     `run_wrangler`). `persist_to` is passed as --persist-to (the runtime's --persist-to must
     match). Answers the database names migrated; a failing migration raises RuntimeError
-    with wrangler's output. Run it before the runtime starts, not beside a running one on
-    the same data."""
+    with wrangler's output. `echo` prints each command and wrangler's output (dev.sh).
+    Run it before the runtime starts, not beside a running one on the same data."""
     config = tomllib.loads((root / "wrangler.toml").read_text(encoding="utf-8"))
     migrated = []
     for database in config.get("d1_databases", []):
@@ -293,7 +295,11 @@ def apply_d1_migrations(root: Path, persist_to: Path | None = None) -> list[str]
         args = ["d1", "migrations", "apply", name, "--local"]
         if persist_to is not None:
             args += ["--persist-to", str(persist_to)]
+        if echo:
+            print(f"dev: D1 migrations of {name}: wrangler {' '.join(args)}", flush=True)
         result = run_wrangler(args, root)
+        if echo:
+            print(result.stdout.rstrip(), flush=True)
         if result.returncode != 0:
             raise RuntimeError(
                 f"wrangler {' '.join(args)} (in {root}) failed ({result.returncode}):\n"

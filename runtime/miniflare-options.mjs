@@ -92,7 +92,7 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
     }
     if (testMode && binding) {
       // props tell the proxy which isolate asked (its asset log records it).
-      worker.serviceBindings = { [binding]: { name: ASSET_PROXY, props: { isolate: i } } };
+      worker.serviceBindings = { [binding]: { name: ASSET_PROXY, entrypoint: "AssetProxy", props: { isolate: i } } };
     }
     return worker;
   };

@@ -1,6 +1,7 @@
 // Test mode: what the Python Worker sees as env.ASSETS. It is a service binding to this worker
 // (so to Python it is still a real `Fetcher`, which the SDK's _EnvWrapper requires); this worker
 // holds the real assets binding, records every fetch and injects the faults it is told to.
+import { WorkerEntrypoint } from "cloudflare:workers";
 import configText from "./runtime-config.json"; // Text: { controlToken }
 import { compileFaults, sleep, takeFault } from "./fault-match.mjs";
 
@@ -59,9 +60,19 @@ async function control(request) {
   return new Response("unknown control request", { status: 404 });
 }
 
+// What each isolate's env.ASSETS is bound to: a named entrypoint, so the binding's props (which
+// isolate) reach it (Miniflare sends a default-entrypoint binding through the asset router,
+// which drops them). To Python it is still a Fetcher.
+export class AssetProxy extends WorkerEntrypoint {
+  async fetch(request) {
+    return proxy(request, this.env, this.ctx.props?.isolate ?? 0);
+  }
+}
+
+// The control API (from Node, through Miniflare's getWorker).
 export default {
-  async fetch(request, env, ctx) {
+  async fetch(request) {
     if (request.headers.get("x-local-runtime-control") === config.controlToken) return control(request);
-    return proxy(request, env, ctx.props?.isolate ?? 0);
+    return new Response("the asset proxy answers only through env.ASSETS", { status: 404 });
   },
 };

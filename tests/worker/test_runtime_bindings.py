@@ -1,7 +1,8 @@
 """The local runtime's KV and D1 bindings and its isolates, seen through
-tests/worker/probe_bindings (a tiny Worker with a KV namespace, a D1 database and its
-migrations) served in two isolates over a temporary persistence directory: shared storage,
-separate module state, persistence across restarts, the binding log and binding faults.
+tests/worker/probe_bindings (a tiny Worker with a KV namespace, a D1 database with its
+migrations, and assets) served in two isolates over a temporary persistence directory:
+shared storage, separate module state, persistence across restarts, the binding log and
+binding faults; and how wrangler.toml's storage bindings are read.
 """
 
 from __future__ import annotations
@@ -97,6 +98,19 @@ def test_a_d1_row_written_through_one_isolate_is_read_through_the_other(
 def test_a_d1_batch_writes_every_statement(a: WorkerClient, b: WorkerClient) -> None:
     assert a.get("/batch?a=batch-1&b=batch-2").json() == {"changes": [1, 1]}
     assert b.get("/notes/list").json()["bodies"][-2:] == ["batch-1", "batch-2"]
+
+
+def test_every_isolate_reads_the_same_assets_and_the_asset_log_names_it(
+    a: WorkerClient, b: WorkerClient
+) -> None:
+    a.control.reset_asset_log()
+    expected = {"status": 200, "body": "shared by every isolate\n"}
+    assert a.get("/asset?path=/shared.txt").json() == expected
+    assert b.get("/asset?path=/shared.txt").json() == expected
+    assert [(f["isolate"], f["path"]) for f in a.control.asset_log()] == [
+        (0, "/shared.txt"),
+        (1, "/shared.txt"),
+    ]
 
 
 def test_each_isolate_keeps_its_own_module_state(a: WorkerClient, b: WorkerClient) -> None:
@@ -218,7 +232,8 @@ def test_binding_faults_survive_a_restart(a: WorkerClient, b: WorkerClient) -> N
         ({"binding": "KV", "status": 500}, 'unknown key "status"'),
         ({"binding": "DB", "sql": "SELECT*"}, "the fault has no effect"),
         ({"binding": "DB", "raise": True, "times": 0}, '"times" must be a whole number'),
-        ({"path": "/x", "raise": True}, '"binding" is missing: name one of KV, DB'),
+        ({"binding": "ASSETS", "op": "get", "raise": True}, 'unknown key "op"'),
+        ({"raise": True}, 'exactly one of "path" (glob) or "prefix"'),
     ],
 )
 def test_a_fault_that_cannot_apply_is_refused_with_the_reason(

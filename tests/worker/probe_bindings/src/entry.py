@@ -1,7 +1,7 @@
-"""A tiny Python Worker that reads and writes KV and D1 through the workers SDK, so the tests
-can watch the local runtime's bindings: shared storage across isolates, persistence, the
-binding log and faults. Each route answers JSON; a binding error answers
-{"raised": <class>, "message": <text>} with status 500.
+"""A tiny Python Worker that reads and writes KV and D1 (and reads ASSETS) through the
+workers SDK, so the tests can watch the local runtime's bindings: shared storage across
+isolates, persistence, the binding log and faults. Each route answers JSON; a binding error
+answers {"raised": <class>, "message": <text>} with status 500.
 """
 
 from urllib.parse import parse_qs, urlparse
@@ -61,6 +61,11 @@ async def batch(env, q):
     return {"changes": [r.meta.changes for r in results]}
 
 
+async def asset(env, q):
+    response = await env.ASSETS.fetch("https://assets.invalid" + q["path"])
+    return {"status": int(response.status), "body": await response.text()}
+
+
 async def count(env, q):
     return {"requests": REQUESTS["count"]}
 
@@ -83,6 +88,7 @@ ROUTES = {
     "/notes/count": note_count,
     "/lease": lease,
     "/batch": batch,
+    "/asset": asset,
     "/count": count,
     "/wrappers": wrappers,
 }
