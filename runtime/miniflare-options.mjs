@@ -39,6 +39,13 @@ function pyodideModules(pyodideDir) {
 // `ports[i]`: the port of isolate i (0 = a free one); ports[0] is Miniflare's entry.
 export function buildMiniflareOptions(config, { host, ports, persistTo, testMode, controlToken, pyodideDir }) {
   const files = collectPythonFiles(config); // read afresh each time: a restart picks up edits
+  const runtimeConfig = JSON.stringify({
+    mainModule: config.mainModule,
+    controlToken,
+    testMode: Boolean(testMode),
+    compatFlags: compatFlagValues(config.compatibilityFlags, config.compatibilityDate),
+    storageBindings: storageBindings(config),
+  });
   const common = {
     modulesRoot: ROOT,
     compatibilityDate: config.compatibilityDate,
@@ -46,59 +53,39 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
   };
   const assets = config.assets;
   const binding = assets?.binding;
-  const pyodide = pyodideModules(pyodideDir);
-  const vendored = vendoredJsModules(files).map(({ rel, contents }) => ({ type: "ESModule", path: `${ROOT}/${rel}`, contents }));
-  const runtimeConfig = JSON.stringify({
-    mainModule: config.mainModule,
-    controlToken,
-    testMode: Boolean(testMode),
-    compatFlags: compatFlagValues(config.compatibilityFlags, config.compatibilityDate),
-    // Test mode wraps these in binding-proxy.mjs: { <binding>: "kv" | "d1" }.
-    storageBindings: Object.fromEntries([
-      ...config.kvNamespaces.map((kv) => [kv.binding, "kv"]),
-      ...config.d1Databases.map((d1) => [d1.binding, "d1"]),
-    ]),
-  });
 
-  const pythonWorker = (i) => {
-    const worker = {
-      ...common,
-      name: isolateWorkerName(i),
-      modules: [
-        { type: "ESModule", path: `${ROOT}/worker.mjs`, contents: own("pyodide-worker.mjs") },
-        { type: "ESModule", path: `${ROOT}/shims.mjs`, contents: own("shims.mjs") },
-        { type: "ESModule", path: `${ROOT}/entrypoint-helper.mjs`, contents: own("entrypoint-helper.mjs") },
-        { type: "ESModule", path: `${ROOT}/binding-proxy.mjs`, contents: own("binding-proxy.mjs") },
-        { type: "ESModule", path: `${ROOT}/fault-match.mjs`, contents: own("fault-match.mjs") },
-        { type: "Text", path: `${ROOT}/glue.py`, contents: own("glue.py") },
-        { type: "Text", path: `${ROOT}/runtime-config.json`, contents: runtimeConfig },
-        { type: "Text", path: `${ROOT}/python-files.json`, contents: JSON.stringify(files) },
-        ...pyodide,
-        ...vendored,
-      ],
-      bindings: config.vars,
-      kvNamespaces: Object.fromEntries(config.kvNamespaces.map((kv) => [kv.binding, kv.id])),
-      d1Databases: Object.fromEntries(config.d1Databases.map((d1) => [d1.binding, d1.id])),
-    };
-    if (i > 0) worker.unsafeDirectSockets = [{ host, port: ports[i] }];
-    if (assets) {
-      worker.assets = {
-        directory: assets.directory,
-        // In test mode the binding is the proxy's (below); the router in front stays this worker's.
-        binding: testMode ? undefined : binding,
-        routerConfig: assets.routerConfig,
-        assetConfig: assets.assetConfig,
-      };
-    }
-    if (testMode && binding) {
-      // props tell the proxy which isolate asked (its asset log records it).
-      worker.serviceBindings = { [binding]: { name: ASSET_PROXY, entrypoint: "AssetProxy", props: { isolate: i } } };
-    }
-    return worker;
+  const pythonWorker = {
+    ...common,
+    name: isolateWorkerName(0),
+    modules: [
+      { type: "ESModule", path: `${ROOT}/worker.mjs`, contents: own("pyodide-worker.mjs") },
+      { type: "ESModule", path: `${ROOT}/shims.mjs`, contents: own("shims.mjs") },
+      { type: "ESModule", path: `${ROOT}/entrypoint-helper.mjs`, contents: own("entrypoint-helper.mjs") },
+      { type: "ESModule", path: `${ROOT}/binding-proxy.mjs`, contents: own("binding-proxy.mjs") },
+      { type: "ESModule", path: `${ROOT}/fault-match.mjs`, contents: own("fault-match.mjs") },
+      { type: "Text", path: `${ROOT}/glue.py`, contents: own("glue.py") },
+      { type: "Text", path: `${ROOT}/runtime-config.json`, contents: runtimeConfig },
+      { type: "Text", path: `${ROOT}/python-files.json`, contents: JSON.stringify(files) },
+      ...pyodideModules(pyodideDir),
+      ...vendoredJsModules(files).map(({ rel, contents }) => ({ type: "ESModule", path: `${ROOT}/${rel}`, contents })),
+    ],
+    bindings: config.vars,
+    kvNamespaces: Object.fromEntries(config.kvNamespaces.map((kv) => [kv.binding, kv.id])),
+    d1Databases: Object.fromEntries(config.d1Databases.map((d1) => [d1.binding, d1.id])),
   };
-
-  const workers = ports.map((_, i) => pythonWorker(i));
+  const workers = [pythonWorker];
+  if (assets) {
+    pythonWorker.assets = {
+      directory: assets.directory,
+      // In test mode the binding is the proxy's (below); the router in front stays this worker's.
+      binding: testMode ? undefined : binding,
+      routerConfig: assets.routerConfig,
+      assetConfig: assets.assetConfig,
+    };
+  }
   if (testMode && binding) {
+    // A named entrypoint, so the props (which isolate asked) reach the proxy's asset log.
+    pythonWorker.serviceBindings = { [binding]: { name: ASSET_PROXY, entrypoint: "AssetProxy", props: { isolate: 0 } } };
     workers.push({
       ...common,
       name: ASSET_PROXY,
@@ -116,11 +103,26 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
       },
     });
   }
+  // Isolates 1..N-1: the same worker under another name, on its own socket.
+  for (let i = 1; i < ports.length; i++) {
+    const isolate = { ...pythonWorker, name: isolateWorkerName(i), unsafeDirectSockets: [{ host, port: ports[i] }] };
+    if (pythonWorker.serviceBindings) {
+      isolate.serviceBindings = { [binding]: { ...pythonWorker.serviceBindings[binding], props: { isolate: i } } };
+    }
+    workers.splice(i, 0, isolate);
+  }
   // Persisted only when there is something to keep: a Worker without KV or D1 writes nothing.
-  const hasStorage = config.kvNamespaces.length > 0 || config.d1Databases.length > 0;
-  const persistence = hasStorage ? persistencePaths(config, persistTo) : null;
+  const persistence = Object.keys(storageBindings(config)).length ? persistencePaths(config, persistTo) : null;
   // cf: false = no download of a request.cf sample (no internet); requests get a placeholder cf.
   const miniflare = { host, port: ports[0], cf: false, workers };
   if (persistence) Object.assign(miniflare, { kvPersist: persistence.kv, d1Persist: persistence.d1 });
   return { miniflare, persistence };
+}
+
+// { <binding>: "kv" | "d1" }: what test mode wraps in binding-proxy.mjs.
+function storageBindings(config) {
+  return Object.fromEntries([
+    ...config.kvNamespaces.map((kv) => [kv.binding, "kv"]),
+    ...config.d1Databases.map((d1) => [d1.binding, "d1"]),
+  ]);
 }
