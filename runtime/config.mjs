@@ -1,6 +1,8 @@
 // Reads wrangler.toml: the one place the Worker's settings are written. Everything the local
-// runtime needs (main module, compatibility settings, [vars], [assets]) comes from here, turned
-// into the shapes wrangler itself hands to Miniflare, so `wrangler dev` and this runtime agree.
+// runtime needs (main module, compatibility settings, [vars], [assets], [[kv_namespaces]],
+// [[d1_databases]]) comes from here, turned into the shapes wrangler itself hands to Miniflare,
+// so `wrangler dev` and this runtime agree (down to the KV and D1 ids, so both find the same
+// local data under .wrangler/state/v3).
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "smol-toml";
@@ -39,7 +41,7 @@ export function readWranglerConfig(root, { file = "wrangler.toml" } = {}) {
     (f) => `${file}: compatibility flag "${f}" is not applied locally (Pyodide in workerd needs it off)`,
   );
 
-  return {
+  const config = {
     root,
     configPath,
     name: raw.name ?? "worker",
@@ -52,9 +54,20 @@ export function readWranglerConfig(root, { file = "wrangler.toml" } = {}) {
     python: pythonRuntimeFor(compatibilityFlags, compatibilityDate),
     vars: stringVars(raw.vars ?? {}),
     assets: raw.assets ? assetOptions(raw.assets, root, file) : undefined,
+    kvNamespaces: kvNamespaces(raw.kv_namespaces, file),
+    d1Databases: d1Databases(raw.d1_databases, root, file),
     pythonModulesDir: path.resolve(root, "python_modules"),
     warnings,
   };
+  checkBindingNames(config, file);
+  return config;
+}
+
+// Where wrangler keeps local data: `<folder of wrangler.toml>/.wrangler/state`, or `--persist-to
+// DIR` (relative to the current directory, as wrangler resolves it), then `v3/<kind>`.
+export function persistencePaths(config, persistTo) {
+  const base = persistTo ? path.resolve(process.cwd(), persistTo) : path.join(config.root, ".wrangler", "state");
+  return { root: base, kv: path.join(base, "v3", "kv"), d1: path.join(base, "v3", "d1") };
 }
 
 function asDate(value, file) {
@@ -101,4 +114,87 @@ function assetOptions(assets, root, file) {
     assetConfig,
     runWorkerFirst: rwf,
   };
+}
+
+// --- storage bindings ---------------------------------------------------------------------------
+
+const BINDING_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function tableList(value, table, file) {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    throw new ConfigError(`${file}: ${table} must be an array of tables: write [[${table}]] sections`);
+  }
+  value.forEach((entry, index) => {
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      throw new ConfigError(`${file}: [[${table}]] #${index + 1} must be a table of settings (got ${JSON.stringify(entry)})`);
+    }
+  });
+  return value;
+}
+
+function optionalString(entry, field, where) {
+  const value = entry[field];
+  if (value !== undefined && (typeof value !== "string" || value === "")) {
+    throw new ConfigError(`${where}: "${field}" must be a non-empty string (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+function bindingName(entry, where, example) {
+  const name = entry.binding;
+  if (typeof name !== "string" || !BINDING_NAME.test(name)) {
+    throw new ConfigError(
+      `${where}: "binding" must name the variable the Worker reads, e.g. binding = "${example}" ` +
+        `(got ${JSON.stringify(name)})`,
+    );
+  }
+  return name;
+}
+
+// [[kv_namespaces]] binding, id, preview_id. Locally wrangler dev uses preview_id, else id, else
+// the binding name, as the namespace id; so does this runtime.
+function kvNamespaces(value, file) {
+  return tableList(value, "kv_namespaces", file).map((entry, index) => {
+    const where = `${file}: [[kv_namespaces]] #${index + 1}`;
+    const binding = bindingName(entry, where, "KV");
+    const id = optionalString(entry, "id", where);
+    const previewId = optionalString(entry, "preview_id", where);
+    return { binding, id: previewId ?? id ?? binding };
+  });
+}
+
+// [[d1_databases]] binding, database_name, database_id, preview_database_id, migrations_dir.
+// `wrangler d1 migrations apply <database_name or binding>` finds the entry by either. The local database id is preview_database_id, else database_id, else the binding name, as in
+// wrangler dev and `wrangler d1 migrations apply --local`.
+function d1Databases(value, root, file) {
+  return tableList(value, "d1_databases", file).map((entry, index) => {
+    const where = `${file}: [[d1_databases]] #${index + 1}`;
+    const binding = bindingName(entry, where, "DB");
+    const databaseName = optionalString(entry, "database_name", where) ?? binding;
+    const databaseId = optionalString(entry, "database_id", where);
+    const previewId = optionalString(entry, "preview_database_id", where);
+    const migrationsDir = optionalString(entry, "migrations_dir", where) ?? "migrations";
+    return {
+      binding,
+      databaseName,
+      id: previewId ?? databaseId ?? binding,
+      migrationsDir: path.resolve(root, migrationsDir),
+    };
+  });
+}
+
+// One name, one binding: a KV, D1, var or assets binding of the same name would shadow another.
+function checkBindingNames(config, file) {
+  const seen = new Map();
+  const claim = (name, what) => {
+    if (seen.has(name)) {
+      throw new ConfigError(`${file}: the binding name "${name}" is used by ${seen.get(name)} and ${what}: rename one`);
+    }
+    seen.set(name, what);
+  };
+  for (const name of Object.keys(config.vars)) claim(name, "[vars]");
+  if (config.assets?.binding) claim(config.assets.binding, "[assets]");
+  for (const kv of config.kvNamespaces) claim(kv.binding, "[[kv_namespaces]]");
+  for (const d1 of config.d1Databases) claim(d1.binding, "[[d1_databases]]");
 }

@@ -1,25 +1,42 @@
 // The control API of test mode: a small JSON-over-HTTP server on its own loopback port, so tests
-// and benchmarks in any language can read the logs, inject asset faults and restart the isolate.
+// and benchmarks in any language can read the logs, inject faults, evaluate Python and restart
+// isolates.
 // Routes are documented in runtime/README.md.
 import http from "node:http";
+
+function isolateOf(query) {
+  const value = query.get("isolate");
+  if (value === null) return {};
+  if (!/^\d+$/.test(value)) throw new TypeError(`?isolate= must be an isolate number (0, 1, ...), got ${JSON.stringify(value)}`);
+  return { isolate: Number(value) };
+}
 
 export function startControlServer(runtime, { host = "127.0.0.1", port = 0 } = {}) {
   // One operation at a time: a log read must not meet a restart half-way.
   let queue = Promise.resolve();
   const serial = (fn) => (queue = queue.then(fn, fn));
 
+  // `?isolate=i` picks one isolate where a route is per isolate; without it: all (eval: 0).
   const routes = {
-    "GET /health": async () => ({ url: runtime.url, testMode: runtime.testMode, pyodide: runtime.pyodide?.version }),
+    "GET /health": async () => ({
+      url: runtime.url,
+      isolates: runtime.urls,
+      testMode: runtime.testMode,
+      pyodide: runtime.pyodide?.version,
+      persistence: runtime.persistence,
+    }),
     "GET /asset-log": () => runtime.assetLog(),
     "DELETE /asset-log": () => runtime.resetAssetLog(),
+    "GET /binding-log": (_body, query) => runtime.bindingLog(isolateOf(query)),
+    "DELETE /binding-log": (_body, query) => runtime.resetBindingLog(isolateOf(query)),
     "GET /faults": async () => runtime.faults,
     "PUT /faults": (body) => runtime.setFaults(body),
     "DELETE /faults": () => runtime.clearFaults(),
-    "GET /python-log": () => runtime.pythonLog(),
-    "DELETE /python-log": () => runtime.resetPythonLog(),
-    "POST /warmup": () => runtime.warmup(),
-    "POST /eval": (body) => runtime.evaluate(body?.code),
-    "POST /restart": (_body, query) => runtime.restart({ warm: query.get("warm") !== "0" }),
+    "GET /python-log": (_body, query) => runtime.pythonLog(isolateOf(query)),
+    "DELETE /python-log": (_body, query) => runtime.resetPythonLog(isolateOf(query)),
+    "POST /warmup": (_body, query) => runtime.warmup(isolateOf(query)),
+    "POST /eval": (body, query) => runtime.evaluate(body?.code, { isolate: isolateOf(query).isolate ?? 0 }),
+    "POST /restart": (_body, query) => runtime.restart({ warm: query.get("warm") !== "0", ...isolateOf(query) }),
   };
 
   const server = http.createServer(async (req, res) => {
@@ -37,7 +54,8 @@ export function startControlServer(runtime, { host = "127.0.0.1", port = 0 } = {
       const body = text ? JSON.parse(text) : undefined;
       reply(200, await serial(() => route(body, url.searchParams)));
     } catch (err) {
-      const status = err.status ?? (err instanceof TypeError || err instanceof SyntaxError ? 400 : 500);
+      const badRequest = err instanceof TypeError || err instanceof SyntaxError || err instanceof RangeError;
+      const status = err.status ?? (badRequest ? 400 : 500);
       reply(status, { error: err.message });
     }
   });

@@ -1,17 +1,33 @@
-// The local runtime as a Node API: start Miniflare with the Python Worker, restart it (a fresh
-// workerd process, so a fresh isolate), and in test mode read the logs and set asset faults.
+// The local runtime as a Node API: start Miniflare with N isolates of the Python Worker (each its
+// own workerd worker, so its own module state, sharing KV, D1 and assets), restart all of them (a
+// fresh workerd process) or one (a fresh Python in that isolate), and in test mode read the logs,
+// set faults and evaluate Python inside an isolate.
 import { randomBytes } from "node:crypto";
 import { Log, LogLevel, Miniflare } from "miniflare";
 
 import { readWranglerConfig } from "./config.mjs";
-import { ASSET_PROXY, PYTHON_WORKER, buildMiniflareOptions } from "./miniflare-options.mjs";
+import { validateFaults } from "./faults.mjs";
+import { ASSET_PROXY, buildMiniflareOptions, isolateWorkerName } from "./miniflare-options.mjs";
 import { checkInstalledPyodide } from "./python-version.mjs";
 
 export class LocalRuntime {
-  constructor({ root, host = "127.0.0.1", port = 8787, testMode = false, logLevel = LogLevel.WARN }) {
+  constructor({
+    root,
+    host = "127.0.0.1",
+    port = 8787,
+    isolates = 1,
+    persistTo = undefined,
+    testMode = false,
+    logLevel = LogLevel.WARN,
+  }) {
+    if (!Number.isInteger(isolates) || isolates < 1) throw new TypeError(`isolates must be a whole number >= 1, got ${isolates}`);
     this.root = root;
     this.host = host;
     this.port = port;
+    this.isolates = isolates;
+    // Isolate i > 0 listens on port + i; with port 0, on free ports. Kept across restarts.
+    this.ports = Array.from({ length: isolates }, (_, i) => (port === 0 ? 0 : port + i));
+    this.persistTo = persistTo;
     this.testMode = testMode;
     this.logLevel = logLevel;
     // Never sent anywhere but to our own workers: it keeps control requests apart from user requests.
@@ -19,51 +35,87 @@ export class LocalRuntime {
     this.faults = [];
     this.mf = undefined;
     this.url = undefined;
+    this.urls = [];
   }
 
   #options() {
     // Re-read on every (re)start: edits to wrangler.toml or src/ take effect on restart.
     this.config = readWranglerConfig(this.root);
     this.pyodide = checkInstalledPyodide(this.config.python);
-    return {
-      ...buildMiniflareOptions(this.config, {
-        host: this.host,
-        port: this.port,
-        testMode: this.testMode,
-        controlToken: this.controlToken,
-        pyodideDir: this.pyodide.dir,
-      }),
-      log: new Log(this.logLevel),
-    };
+    const options = buildMiniflareOptions(this.config, {
+      host: this.host,
+      ports: this.ports,
+      persistTo: this.persistTo,
+      testMode: this.testMode,
+      controlToken: this.controlToken,
+      pyodideDir: this.pyodide.dir,
+    });
+    this.persistence = options.persistence;
+    return { ...options.miniflare, log: new Log(this.logLevel) };
+  }
+
+  // Isolate 0 answers on the Miniflare entry (`--port`), the others on their own sockets. The
+  // ports Miniflare picked are kept, so a restart binds the same ones.
+  async #readUrls() {
+    this.url = (await this.mf.ready).toString();
+    this.urls = [this.url];
+    for (let i = 1; i < this.isolates; i++) {
+      this.urls.push((await this.mf.unsafeGetDirectURL(isolateWorkerName(i))).toString());
+    }
+    this.ports = this.urls.map((url) => Number(new URL(url).port));
+    this.port = this.ports[0];
   }
 
   async start({ warm = true } = {}) {
     const options = this.#options();
     for (const warning of this.config.warnings) console.warn(`warning: ${warning}`);
     this.mf = new Miniflare(options);
-    this.url = (await this.mf.ready).toString();
-    // Keep the port a restart binds to: with port 0, Miniflare picked a free one.
-    this.port = Number(new URL(this.url).port);
-    return { url: this.url, warmup: warm ? await this.warmup() : null };
+    await this.#readUrls();
+    if (this.testMode) await this.#pushFaults();
+    return { url: this.url, isolates: this.urls, warmup: warm ? await this.warmup() : null };
+  }
+
+  #isolateIndexes(isolate) {
+    if (isolate === undefined) return [...this.urls.keys()];
+    if (!Number.isInteger(isolate) || isolate < 0 || isolate >= this.isolates) {
+      throw new RangeError(`isolate must be 0..${this.isolates - 1} (this runtime runs ${this.isolates}), got ${isolate}`);
+    }
+    return [isolate];
   }
 
   // Loads Pyodide and imports the main module (what a new isolate does before its first request),
-  // without sending a request to Python. Returns the time it took.
-  // A Worker that fails to import is reported (traceback in the terminal and in `error`), not thrown:
-  // the runtime keeps serving, and the next request retries the import.
-  async warmup() {
-    const started = performance.now();
-    const result = await this.#control(PYTHON_WORKER, "POST", "/warmup");
-    return { ...result, ms: Math.round(performance.now() - started) };
+  // without sending a request to Python, in one isolate or (by default) every one, in turn.
+  // Answers isolate 0's (or the chosen one's) result, with `isolates` listing every result.
+  // A Worker that fails to import is reported (traceback in the terminal and in `error`), not
+  // thrown: the runtime keeps serving, and the next request retries the import.
+  async warmup({ isolate } = {}) {
+    const results = [];
+    for (const i of this.#isolateIndexes(isolate)) {
+      const started = performance.now();
+      const result = await this.#control(isolateWorkerName(i), "POST", "/warmup");
+      results.push({ ...result, isolate: i, ms: Math.round(performance.now() - started) });
+    }
+    return { ...results[0], isolates: results };
   }
 
-  async restart({ warm = true } = {}) {
+  // Without `isolate`: a fresh workerd process (Miniflare#setOptions), so every isolate starts over
+  // with no module state, and src/ and wrangler.toml are re-read. With `isolate`: that isolate
+  // alone gets a fresh Python (a new interpreter in the same workerd isolate; the files are not
+  // re-read), the others keep theirs. Logs of what restarted start empty; faults are kept.
+  async restart({ warm = true, isolate } = {}) {
     const started = performance.now();
-    await this.mf.setOptions(this.#options());
-    this.url = (await this.mf.ready).toString();
-    if (this.testMode) await this.#pushFaults();
+    if (isolate === undefined) {
+      await this.mf.setOptions(this.#options());
+      await this.#readUrls();
+      if (this.testMode) await this.#pushFaults();
+    } else {
+      const [i] = this.#isolateIndexes(isolate);
+      await this.#control(isolateWorkerName(i), "POST", "/reset-python");
+      if (this.testMode) await this.#pushBindingFaults([i]);
+    }
     const restartMs = Math.round(performance.now() - started);
-    return { url: this.url, restartMs, warmup: warm ? await this.warmup() : null };
+    const warmup = warm ? await this.warmup({ isolate }) : null;
+    return { url: isolate === undefined ? this.url : this.urls[isolate], isolates: this.urls, restartMs, warmup };
   }
 
   async dispose() {
@@ -75,25 +127,32 @@ export class LocalRuntime {
   // --- test mode -------------------------------------------------------------------------------
 
   #requireTestMode() {
-    if (!this.testMode) throw new Error("the asset log and faults exist only in test mode");
+    if (!this.testMode) throw new Error("the asset and binding logs, faults and eval exist only in test mode");
+  }
+
+  #assetProxy() {
+    this.#requireTestMode();
+    if (!this.config.assets?.binding) {
+      throw Object.assign(new Error("no asset log: wrangler.toml has no [assets] binding"), { status: 404 });
+    }
+    return ASSET_PROXY;
   }
 
   async assetLog() {
-    this.#requireTestMode();
-    return this.#control(ASSET_PROXY, "GET", "/asset-log");
+    return this.#control(this.#assetProxy(), "GET", "/asset-log");
   }
 
   async resetAssetLog() {
-    this.#requireTestMode();
-    return this.#control(ASSET_PROXY, "DELETE", "/asset-log");
+    return this.#control(this.#assetProxy(), "DELETE", "/asset-log");
   }
 
-  // Faults are kept here too, so they survive restarts.
+  // One list for assets, KV and D1 (see faults.mjs); kept here too, so faults survive restarts.
   async setFaults(faults) {
     this.#requireTestMode();
-    validateFaults(faults);
+    validateFaults(faults, this.config);
     this.faults = faults;
-    return this.#pushFaults();
+    await this.#pushFaults();
+    return { ok: true, faults };
   }
 
   async clearFaults() {
@@ -101,26 +160,62 @@ export class LocalRuntime {
   }
 
   async #pushFaults() {
-    return this.#control(ASSET_PROXY, "PUT", "/faults", this.faults);
+    const { assets } = validateFaults(this.faults, this.config);
+    if (this.config.assets?.binding) await this.#control(ASSET_PROXY, "PUT", "/faults", assets);
+    await this.#pushBindingFaults(this.#isolateIndexes());
   }
 
-  // Requests that reached Python, Python's stdout/stderr lines, and uncaught Python errors.
-  async pythonLog() {
-    return this.#control(PYTHON_WORKER, "GET", "/log");
+  async #pushBindingFaults(indexes) {
+    const { bindings } = validateFaults(this.faults, this.config);
+    for (const i of indexes) await this.#control(isolateWorkerName(i), "PUT", "/binding-faults", bindings);
   }
 
-  async resetPythonLog() {
-    return this.#control(PYTHON_WORKER, "DELETE", "/log");
+  // Every KV and D1 call Python made, oldest first, each entry with its `isolate`.
+  async bindingLog({ isolate } = {}) {
+    this.#requireTestMode();
+    return mergeByTime(await this.#perIsolate(isolate, "GET", "/binding-log"));
   }
 
-  // Runs Python source inside the isolate (`import entry` is the running Worker's module) and
-  // answers the JSON value of its last expression; a Python error throws with its traceback.
-  async evaluate(code) {
+  async resetBindingLog({ isolate } = {}) {
+    this.#requireTestMode();
+    await this.#perIsolate(isolate, "DELETE", "/binding-log");
+    return { ok: true };
+  }
+
+  // Requests that reached Python, Python's stdout/stderr lines, and uncaught Python errors, of one
+  // isolate or all (merged by time), each entry with its `isolate`.
+  async pythonLog({ isolate } = {}) {
+    const logs = await this.#perIsolate(isolate, "GET", "/log");
+    const merged = {};
+    for (const list of ["requests", "output", "errors"]) {
+      merged[list] = mergeByTime(logs.map(({ isolate: i, value }) => ({ isolate: i, value: value[list] })));
+    }
+    return merged;
+  }
+
+  async resetPythonLog({ isolate } = {}) {
+    await this.#perIsolate(isolate, "DELETE", "/log");
+    return { ok: true };
+  }
+
+  // Runs Python source inside an isolate (0 unless chosen; `import entry` is its running Worker's
+  // module) and answers the JSON value of its last expression; a Python error throws with its
+  // traceback.
+  async evaluate(code, { isolate = 0 } = {}) {
     this.#requireTestMode();
     if (typeof code !== "string") throw new TypeError('eval needs a body {"code": "<python source>"}');
-    const result = await this.#control(PYTHON_WORKER, "POST", "/eval", { code }, [422]);
+    const [i] = this.#isolateIndexes(isolate);
+    const result = await this.#control(isolateWorkerName(i), "POST", "/eval", { code }, [422]);
     if (!result.ok) throw Object.assign(new Error(result.error), { status: 422 });
     return { value: result.value };
+  }
+
+  async #perIsolate(isolate, method, path) {
+    const answers = [];
+    for (const i of this.#isolateIndexes(isolate)) {
+      answers.push({ isolate: i, value: await this.#control(isolateWorkerName(i), method, path) });
+    }
+    return answers;
   }
 
   async #control(worker, method, path, body, allowedStatuses = []) {
@@ -136,18 +231,8 @@ export class LocalRuntime {
   }
 }
 
-const FAULT_KEYS = new Set(["path", "prefix", "raise", "status", "delay_ms", "times"]);
-
-export function validateFaults(faults) {
-  if (!Array.isArray(faults)) throw new TypeError("faults must be a list");
-  for (const fault of faults) {
-    const unknown = Object.keys(fault).filter((k) => !FAULT_KEYS.has(k));
-    if (unknown.length) throw new TypeError(`unknown fault keys ${unknown.join(", ")} in ${JSON.stringify(fault)}`);
-    if ((fault.path === undefined) === (fault.prefix === undefined)) {
-      throw new TypeError(`a fault needs exactly one of "path" (glob) or "prefix": ${JSON.stringify(fault)}`);
-    }
-    if (!fault.raise && !fault.status && !fault.delay_ms) {
-      throw new TypeError(`a fault needs "raise", "status" or "delay_ms": ${JSON.stringify(fault)}`);
-    }
-  }
+// [{isolate, value: [entries]}] -> one list ordered by `t` (stable), each entry tagged.
+function mergeByTime(perIsolate) {
+  const all = perIsolate.flatMap(({ isolate, value }) => value.map((entry) => ({ ...entry, isolate })));
+  return all.sort((a, b) => a.t - b.t);
 }

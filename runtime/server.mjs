@@ -10,13 +10,18 @@ import { LocalRuntime } from "./runtime.mjs";
 
 const HELP = `usage: node runtime/server.mjs [options]
 
-Serves the Python Worker of wrangler.toml (main, [assets], [vars], compatibility settings) on
-localhost with Miniflare, Python running in Pyodide inside workerd.
+Serves the Python Worker of wrangler.toml (main, [assets], [vars], [[kv_namespaces]],
+[[d1_databases]], compatibility settings) on localhost with Miniflare, Python running in Pyodide
+inside workerd.
 
 options:
   --root DIR          project root holding wrangler.toml (default: this repository)
   --host HOST         address to listen on (default: 127.0.0.1)
   --port N            port of the Worker (default: $PORT or 8787; 0 picks a free port)
+  --isolates N        run N isolates of the Worker, each with its own module state, sharing KV, D1
+                      and assets (default 1); isolate i > 0 listens on port + i (free ports for 0)
+  --persist-to DIR    keep KV and D1 data under DIR/v3/{kv,d1}, as wrangler's --persist-to
+                      (default: .wrangler/state next to wrangler.toml, where wrangler keeps it)
   --test-mode         route env.ASSETS through the asset proxy (asset-fetch log, fault injection)
   --control-port N    serve the control API on this loopback port (implies --test-mode; 0 = free)
   --no-warm           do not load Python before the first request (the first request pays ~4 s)
@@ -24,7 +29,8 @@ options:
   --exit-on-stdin-close  stop when standard input closes (for test harnesses)
   -h, --help          show this help
 
-In test mode the line "LOCAL_RUNTIME_READY {json}" on stdout gives the Worker and control URLs.
+In test mode the line "LOCAL_RUNTIME_READY {json}" on stdout gives the Worker and control URLs:
+{"url": <isolate 0>, "isolates": [<url of each isolate>], "control": <url or null>}.
 See runtime/README.md for the control API.`;
 
 function fail(message) {
@@ -45,6 +51,8 @@ try {
       root: { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string" },
+      isolates: { type: "string", default: "1" },
+      "persist-to": { type: "string" },
       "test-mode": { type: "boolean", default: false },
       "control-port": { type: "string" },
       "no-warm": { type: "boolean", default: false },
@@ -65,8 +73,10 @@ const root = path.resolve(args.root ?? path.join(path.dirname(fileURLToPath(impo
 const port = portArg(args.port ?? process.env.PORT ?? "8787", "--port");
 const controlPort = args["control-port"] === undefined ? undefined : portArg(args["control-port"], "--control-port");
 const testMode = args["test-mode"] || controlPort !== undefined;
+const isolates = Number(args.isolates);
+if (!Number.isInteger(isolates) || isolates < 1) fail(`--isolates must be a whole number >= 1, got ${args.isolates}`);
 
-const runtime = new LocalRuntime({ root, host: args.host, port, testMode });
+const runtime = new LocalRuntime({ root, host: args.host, port, isolates, persistTo: args["persist-to"], testMode });
 let control;
 let stopping = false;
 
@@ -90,12 +100,14 @@ if (args["exit-on-stdin-close"]) {
 
 try {
   console.log(`starting the Python Worker of ${path.join(root, "wrangler.toml")} ...`);
-  const { url, warmup } = await runtime.start({ warm: !args["no-warm"] });
-  const { config, pyodide } = runtime;
+  const { url, isolates: urls, warmup } = await runtime.start({ warm: !args["no-warm"] });
+  const { config, pyodide, persistence } = runtime;
   console.log(`Python ${config.python.python} (pyodide ${pyodide.version}, flag ${config.python.flag}); ` +
       `compatibility_date ${config.compatibilityDate}`);
+  if (persistence) console.log(`KV and D1 data kept in ${persistence.root}`);
   if (warmup) {
-    console.log(warmup.ok ? `Python loaded and ${config.mainModule}.py imported in ${warmup.ms} ms`
+    const times = warmup.isolates.map((w) => `${w.ms} ms`).join(", ");
+    console.log(warmup.isolates.every((w) => w.ok) ? `Python loaded and ${config.mainModule}.py imported in ${times}`
         : `the Worker failed to start (traceback above); every request answers 500 until ` +
           (args.watch ? "a .py file is saved (the Worker then restarts)" : "the server is restarted"));
   }
@@ -104,10 +116,11 @@ try {
     console.log(`control API on ${control.url}`);
   }
   if (testMode) {
-    console.log(`LOCAL_RUNTIME_READY ${JSON.stringify({ url, control: control?.url ?? null })}`);
+    console.log(`LOCAL_RUNTIME_READY ${JSON.stringify({ url, isolates: urls, control: control?.url ?? null })}`);
   }
   if (args.watch) watchSources(config.srcDir);
-  console.log(`\nReady on ${url}  (Ctrl-C to stop)\n`);
+  const others = urls.length > 1 ? ` (isolates: ${urls.join(" ")})` : "";
+  console.log(`\nReady on ${url}${others}  (Ctrl-C to stop)\n`);
 } catch (err) {
   console.error(`error: ${err.message}`);
   await stop(1);

@@ -12,12 +12,15 @@ import filesText from "./python-files.json"; // Text: { "<dir>": { "<relative pa
 import glueSource from "./glue.py"; // Text
 import { makeCompatFlags, makeEntrypointHelper } from "./entrypoint-helper.mjs";
 import { registerAll as registerPrecompiledWasm } from "./precompiled-wasm.mjs";
+import { BindingWatch } from "./binding-proxy.mjs";
 
 const config = JSON.parse(configText);
 // User code lives where production puts it, so tracebacks show the same paths.
 const SRC_DIR = "/session/metadata";
 const VENDOR_DIR = "/session/metadata/python_modules";
 const LOG_LIMIT = 10000;
+// Test mode: KV and D1 calls of Python logged, with faults (binding-proxy.mjs).
+const bindingWatch = config.testMode ? new BindingWatch(config.storageBindings) : undefined;
 
 // What the control API reads: requests that reached Python, Python's output, errors.
 const log = { requests: [], output: [], errors: [] };
@@ -117,7 +120,8 @@ async function handle(request, env, ctx) {
       python.inRequestContext = true;
       pyodide.runPython("from _cloudflare.lifecycle import before_first_request; before_first_request()");
     }
-    const response = await callPython(pyodide, callFetch, entrypoint, ctx, env, request);
+    const pythonEnv = bindingWatch ? bindingWatch.env(env) : env;
+    const response = await callPython(pyodide, callFetch, entrypoint, ctx, pythonEnv, request);
     entry.status = response.status;
     return response;
   } catch (err) {
@@ -163,6 +167,15 @@ async function control(request) {
       return json({ ok: false, error: pythonErrorText(err) }, 422);
     }
   }
+  if (pathname === "/reset-python" && request.method === "POST") {
+    // A restart of this isolate alone: the next use boots a new Python (fresh module state).
+    pythonPromise = undefined;
+    for (const list of Object.values(log)) list.length = 0;
+    bindingWatch?.clearLog();
+    return json({ ok: true });
+  }
+  const bindingAnswer = bindingWatch?.control(request, pathname);
+  if (bindingAnswer) return bindingAnswer;
   if (pathname === "/log" && request.method === "GET") return json(log);
   if (pathname === "/log" && request.method === "DELETE") {
     for (const list of Object.values(log)) list.length = 0;

@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 
 from runtime.local_runtime import (
+    ControlClient,
     HttpResponse,
     LocalRuntimeProcess,
-    control_request,
     http_request,
 )
 
@@ -71,55 +71,45 @@ class WorkerClient:
     def head(self, path: str, headers: dict[str, str] | None = None) -> HttpResponse:
         return self.request("HEAD", path, headers=headers)
 
-    # --- control API (local runtime only) ------------------------------------------------------
+    # --- control API (local runtime only): runtime.local_runtime.ControlClient ------------------
 
     @property
     def has_control(self) -> bool:
         return self.control_url is not None
 
-    def _control(self, method: str, path: str, payload: Any = None) -> Any:
+    @property
+    def control(self) -> ControlClient:
+        """The control API's client (documented there); skips the test on a target without it."""
         if self.control_url is None:
             pytest.skip(
                 f"needs the local runtime's control API (asset log, faults, restart); "
                 f"WORKER_TARGET={self.target} has none"
             )
-        return control_request(self.control_url, method, path, payload, timeout=CONTROL_TIMEOUT_S)
+        return ControlClient(self.control_url, timeout=CONTROL_TIMEOUT_S)
 
     def asset_log(self) -> list[dict[str, Any]]:
-        """Every env.ASSETS fetch made by Python since the last reset or restart:
-        [{"t": epoch ms, "method", "path", "status" (None if it raised), "ms", "fault"}]."""
-        return self._control("GET", "/asset-log")
+        return self.control.asset_log()
 
     def reset_asset_log(self) -> None:
-        self._control("DELETE", "/asset-log")
+        self.control.reset_asset_log()
 
     def set_faults(self, faults: list[dict[str, Any]]) -> None:
-        """Replace the fault list. Each fault: exactly one of "path" (glob, * matches any
-        characters) or "prefix"; one or more of "raise" (True or a message: the binding throws),
-        "status" (answered instead of the asset), "delay_ms"; optional "times" (only the first N
-        matching fetches). The first matching fault applies. Faults survive restart()."""
-        self._control("PUT", "/faults", faults)
+        self.control.set_faults(faults)
 
     def clear_faults(self) -> None:
-        self._control("DELETE", "/faults")
+        self.control.clear_faults()
 
     def restart(self, warm: bool = True) -> dict[str, Any]:
-        """A fresh isolate (new workerd process): module state is gone, src/ is re-read. With
-        warm, Python is loaded and the main module imported before this returns. Clears the logs."""
-        return self._control("POST", "/restart" + ("" if warm else "?warm=0"))
+        return self.control.restart(warm)
 
     def python_log(self) -> dict[str, list[dict[str, Any]]]:
-        """{"requests": [{t, method, path, status, ms}] that reached Python,
-        "output": [{t, stream, line}] printed by Python, "errors": [{t, kind, detail, message}]}."""
-        return self._control("GET", "/python-log")
+        return self.control.python_log()
 
     def reset_python_log(self) -> None:
-        self._control("DELETE", "/python-log")
+        self.control.reset_python_log()
 
     def evaluate(self, code: str) -> Any:
-        """Run Python `code` inside the isolate (test mode's POST /eval); the value of its last
-        line when that is an expression, through JSON. `import entry` is the running Worker."""
-        return self._control("POST", "/eval", {"code": code})["value"]
+        return self.control.evaluate(code)
 
     def python_paths(self) -> list[str]:
         """Paths (with query) of the requests that reached Python."""
@@ -227,7 +217,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()  # type: ignore[attr-defined]
     if report.when != "call" or not report.failed:
         return
+    shown: set[int] = set()  # two clients of one runtime (two isolates) show it once
     for value in getattr(item, "funcargs", {}).values():
         if isinstance(value, WorkerClient) and value.runtime is not None:
             runtime = value.runtime
+            if id(runtime) in shown:
+                continue
+            shown.add(id(runtime))
             report.sections.append((f"local runtime output ({runtime.log_path})", runtime.tail(80)))
