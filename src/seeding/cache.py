@@ -47,6 +47,7 @@ class CacheEntry:
     generated_at: float
     revalidate: int | None = None
     expire: int | None = None
+    tags: tuple[str, ...] = ()
     size: int = field(init=False, compare=False)
     # Computed once when the entry is made, not on every hit.
     etag: str = field(init=False, compare=False)
