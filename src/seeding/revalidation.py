@@ -1,0 +1,232 @@
+"""The on-demand revalidation endpoint, as plain values: a request in, an answer out.
+
+    POST <endpoint>
+    Authorization: Bearer <secret>
+    {"paths": ["/blog/a"], "tags": ["posts"], "mode": "stale" | "expire"}
+
+`check_revalidation` decides, without side effects: 404 when no secret is configured
+(the endpoint is off and looks absent), 405 for any method but POST, 401 for a missing
+or wrong secret (compared in constant time), 400 for a body that breaks a limit or the
+shape (the message names the field and the limit), else a `RevalidationRequest`.
+`handle_revalidation` also applies it through the caller's `apply` (the tag clock's
+`revalidate`): 200 when recorded, 503 when the store did not take it. Only a 200 has
+changed anything.
+
+Paths are URL paths as a browser requests them (with the basePath, percent-encoded or
+not, with or without the trailing slash, `.json` data form included) and are normalized
+to route keys by `seeding.routes.resolve_request_path`, as requests are; both variants of
+a route share its key. A path with a query or a fragment is refused rather than
+silently naming another route. Limits: a body of 64 KiB, 128 paths of at most
+`MAX_ROUTE_LENGTH` characters (decoded), 128 tags of 1 to 256 characters (Next.js's).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from seeding.routes import MAX_ROUTE_LENGTH, percent_decode, resolve_request_path
+from seeding.tag_clock import RevalidationMode
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_PATHS = 128
+MAX_TAGS = 128
+MAX_TAG_LENGTH = 256
+BODY_FIELDS = ("paths", "tags", "mode")
+_FIELDS_HINT = '"paths" (URL paths), "tags" (strings), "mode" ("stale" or "expire")'
+
+
+@dataclass(frozen=True)
+class RevalidationRequest:
+    paths: tuple[str, ...]  # route keys, deduplicated, in request order
+    tags: tuple[str, ...]
+    mode: RevalidationMode
+
+
+@dataclass(frozen=True)
+class RevalidationAnswer:
+    status: int
+    body: bytes  # JSON
+    headers: Mapping[str, str] = field(default_factory=dict)
+    request: RevalidationRequest | None = None  # set when the request was valid
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+def check_revalidation(
+    method: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str | None,
+    *,
+    base_path: str = "",
+    trailing_slash: bool = False,
+) -> RevalidationAnswer:
+    """Validate one request (`headers` keyed lower-case, as `seeding.http.Request`).
+    When valid, the answer is a 200 describing `request`, which nothing has applied
+    yet; otherwise the refusal to send."""
+    try:
+        _authorize(method, headers, secret)
+        request = _parse_body(body, base_path, trailing_slash)
+    except _Refused as refusal:
+        return _answer(refusal.status, {"error": str(refusal)}, refusal.headers)
+    return _answer(200, _summary(request), request=request)
+
+
+async def handle_revalidation(
+    method: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str | None,
+    apply: Callable[[RevalidationRequest], Awaitable[bool]],
+    *,
+    base_path: str = "",
+    trailing_slash: bool = False,
+) -> RevalidationAnswer:
+    """`check_revalidation`, then `apply` the valid request: 200 when it answered
+    True, 503 when False (nothing recorded; the sender should retry)."""
+    answer = check_revalidation(
+        method, headers, body, secret, base_path=base_path, trailing_slash=trailing_slash
+    )
+    if answer.request is None:
+        return answer
+    if await apply(answer.request):
+        return answer
+    message = "the revalidation store (D1) did not record it; nothing changed, retry"
+    return _answer(503, {"error": message}, {"retry-after": "5"})
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _authorize(method: str, headers: Mapping[str, str], secret: str | None) -> None:
+    if not secret:
+        raise _Refused(404, "not found")
+    if method.upper() != "POST":
+        raise _Refused(405, "use POST", {"allow": "POST"})
+    given = _bearer_token(_header(headers, "authorization"))
+    # Compare as bytes: compare_digest refuses non-ASCII str.
+    if given is None or not hmac.compare_digest(given.encode(), secret.encode()):
+        raise _Refused(
+            401,
+            "missing or wrong secret: send 'Authorization: Bearer <REVALIDATE_SECRET>'",
+            {"www-authenticate": "Bearer"},
+        )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
+def _bearer_token(value: str | None) -> str | None:
+    if value is None:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _parse_body(body: bytes, base_path: str, trailing_slash: bool) -> RevalidationRequest:
+    if len(body) > MAX_BODY_BYTES:
+        raise _Refused(400, f"body is {len(body)} bytes, over the limit of {MAX_BODY_BYTES}")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _Refused(400, f"body must be a UTF-8 JSON object with {_FIELDS_HINT}") from None
+    if not isinstance(data, dict):
+        raise _Refused(400, f"body must be a JSON object with {_FIELDS_HINT}")
+    unknown = sorted(set(data) - set(BODY_FIELDS))
+    if unknown:
+        raise _Refused(400, f"unknown field {unknown[0]!r}; the fields are {_FIELDS_HINT}")
+    raw_paths = _string_list(data, "paths", MAX_PATHS)
+    tags = _string_list(data, "tags", MAX_TAGS)
+    if not raw_paths and not tags:
+        raise _Refused(400, "nothing to revalidate: give at least one of 'paths' or 'tags'")
+    for tag in tags:
+        if not 1 <= len(tag) <= MAX_TAG_LENGTH:
+            raise _Refused(
+                400,
+                f"tags: {tag[:40]!r} has {len(tag)} characters; a tag has 1 to {MAX_TAG_LENGTH}",
+            )
+        if not tag.isprintable() or not _is_utf8(tag):
+            raise _Refused(
+                400, f"tags: {tag[:40]!r} has a non-printable character or a lone surrogate"
+            )
+    paths = [_route_key(path, base_path, trailing_slash) for path in raw_paths]
+    mode_value = data.get("mode", RevalidationMode.STALE.value)
+    try:
+        mode = RevalidationMode(mode_value)
+    except ValueError:
+        shown = repr(mode_value)[:40]
+        raise _Refused(400, f"mode: {shown} is not 'stale' or 'expire'") from None
+    return RevalidationRequest(tuple(dict.fromkeys(paths)), tuple(dict.fromkeys(tags)), mode)
+
+
+def _string_list(data: dict[str, Any], name: str, limit: int) -> list[str]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Refused(400, f"{name}: must be a list of strings")
+    if len(value) > limit:
+        raise _Refused(
+            400, f"{name}: {len(value)} given, over the limit of {limit}; send several requests"
+        )
+    return value
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _route_key(path: str, base_path: str, trailing_slash: bool) -> str:
+    if "?" in path or "#" in path:
+        raise _Refused(400, f"paths: {path[:60]!r} has a query or fragment; give the path alone")
+    target = resolve_request_path(path, base_path=base_path, trailing_slash=trailing_slash)
+    if target is not None:
+        return target.route
+    decoded = percent_decode(path)
+    if decoded is not None and len(decoded) > MAX_ROUTE_LENGTH:
+        raise _Refused(
+            400, f"paths: {path[:40]!r}... is over the limit of {MAX_ROUTE_LENGTH} characters"
+        )
+    where = f" under the basePath {base_path!r}" if base_path else ""
+    raise _Refused(
+        400,
+        f"paths: {path[:60]!r} is not a page's URL path{where} (it must start with '/', "
+        "with no empty, '.' or '..' segment, control character, backslash or bad escape)",
+    )
+
+
+def _summary(request: RevalidationRequest) -> dict[str, Any]:
+    return {
+        "revalidated": True,
+        "mode": request.mode.value,
+        "paths": list(request.paths),
+        "tags": list(request.tags),
+    }
+
+
+def _answer(
+    status: int,
+    payload: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
+    request: RevalidationRequest | None = None,
+) -> RevalidationAnswer:
+    all_headers = {"content-type": "application/json", "cache-control": "no-store"}
+    all_headers.update(headers or {})
+    return RevalidationAnswer(status, json.dumps(payload).encode(), all_headers, request)

@@ -1,0 +1,259 @@
+"""On-demand revalidation times of paths and tags, in D1, read through a local snapshot.
+
+`revalidate(paths, tags, mode, now)` records that pages of those route keys, and pages
+carrying those tags, generated at or before `now` are stale ("stale": the next request
+is served the old page once while it regenerates) or expired ("expire": the next request
+renders), as Next.js's revalidatePath / revalidateTag. A path and a tag of the same name
+are different marks. A tie counts as revalidated: a page made in the same instant may
+have read the old data.
+
+`verdict(entry, route, now)` is FRESH, STALE or EXPIRED: the entry's own `revalidate` /
+`expire` times, and any mark on its route or one of its tags at or after its
+`generated_at`. It reads only an isolate-local snapshot, never D1, so a memory hit never
+waits on D1 and D1 bills nothing for it.
+
+Consistency: the snapshot is refreshed at most once per `max_age` seconds (5 by default)
+and only when a caller claims the refresh (`claim_refresh`, for `ctx.waitUntil` or to
+await), so a revalidation reaches an isolate within about `max_age` seconds of its next
+request, and at once in the isolate that recorded it. A refresh reads only the rows
+changed since the previous one (every write takes a larger `seq`), in pages of
+`page_size` rows, at most `max_pages` of them (a backlog is read on by the next claim,
+due at once), and never rows older than `since` (pass the build time: no entry of a
+build is older, so no older revalidation can concern it). Until a refresh has caught up
+(`loaded`), the snapshot may lack marks; before the first, only an entry's own times
+count.
+
+Faults: each D1 call has a timeout. A failed refresh keeps the snapshot as it was and
+starts a back-off (doubling, capped) during which no refresh is due and no D1 call is
+made; failures log at most once per `log_interval`. `revalidate` is asked by an operator,
+so it always tries D1 and reports failure as False. Nothing here raises into a request.
+The schema is `migrations/0001_revalidations.sql`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from seeding.backoff import Backoff, LogThrottle
+from seeding.cache import CacheEntry
+from seeding.sql_database import SqlDatabase, SqlRow, SqlValue
+
+PATH = "path"
+TAG = "tag"
+
+# All revalidated names in one statement: the lists travel as two JSON parameters (D1
+# allows 100 bound parameters), and each row takes the next `seq` above the table's.
+_RECORD_SQL = """
+INSERT INTO revalidations (kind, name, stale_at, expired_at, seq)
+SELECT kind, name, ?3, ?4, (SELECT COALESCE(MAX(seq), 0) FROM revalidations) + ROW_NUMBER() OVER ()
+FROM (
+    SELECT 'path' AS kind, value AS name FROM json_each(?1)
+    UNION ALL
+    SELECT 'tag', value FROM json_each(?2)
+) WHERE true
+ON CONFLICT (kind, name) DO UPDATE SET
+    stale_at = MAX(stale_at, excluded.stale_at),
+    expired_at = COALESCE(MAX(expired_at, excluded.expired_at), expired_at, excluded.expired_at),
+    seq = excluded.seq
+"""
+
+_CHANGES_SQL = """
+SELECT kind, name, stale_at, expired_at, seq FROM revalidations
+WHERE seq > ?1 AND stale_at >= ?2
+ORDER BY seq LIMIT ?3
+"""
+
+
+class RevalidationMode(str, Enum):
+    STALE = "stale"  # serve the old page once while it regenerates
+    EXPIRE = "expire"  # the next request renders
+
+
+class Verdict(str, Enum):
+    FRESH = "fresh"
+    STALE = "stale"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class _Mark:
+    stale_at: float
+    expired_at: float | None
+
+    def merged(self, other: _Mark) -> _Mark:
+        expired = [t for t in (self.expired_at, other.expired_at) if t is not None]
+        return _Mark(max(self.stale_at, other.stale_at), max(expired) if expired else None)
+
+
+@dataclass
+class TagClockStats:
+    refreshes: int = 0  # completed
+    queries: int = 0  # D1 reads
+    rows_read: int = 0
+    failures: int = 0  # failed or timed-out D1 calls
+    writes: int = 0  # revalidations recorded
+
+
+class TagClock:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        db: SqlDatabase,
+        *,
+        max_age: float = 5.0,
+        since: float = 0.0,
+        timeout: float = 2.0,
+        page_size: int = 500,
+        max_pages: int = 20,
+        first_backoff: float = 5.0,
+        max_backoff: float = 60.0,
+        log_interval: float = 60.0,
+    ) -> None:
+        if min(max_age, timeout, page_size, max_pages) <= 0:
+            raise ValueError("max_age, timeout, page_size and max_pages must be positive")
+        self._db = db
+        self._max_age = max_age
+        self._since = since
+        self._timeout = timeout
+        self._page_size = page_size
+        self._max_pages = max_pages
+        self._backoff = Backoff(first_backoff, max_backoff)
+        self._logs = LogThrottle(log_interval)
+        self._marks: dict[tuple[str, str], _Mark] = {}
+        self._cursor = 0  # the largest `seq` applied
+        self._next_refresh = float("-inf")
+        self._refreshing = False
+        self.loaded = False  # a refresh has completed
+        self.stats = TagClockStats()
+
+    def verdict(self, entry: CacheEntry, route: str, now: float) -> Verdict:
+        """How `entry`, the cached page of `route`, may be served at `now`."""
+        if entry.is_expired(now):
+            return Verdict.EXPIRED
+        stale = entry.is_stale(now)
+        if not self._marks:
+            return Verdict.STALE if stale else Verdict.FRESH
+        for key in ((PATH, route), *((TAG, tag) for tag in entry.tags)):
+            mark = self._marks.get(key)
+            if mark is None:
+                continue
+            if mark.expired_at is not None and mark.expired_at >= entry.generated_at:
+                return Verdict.EXPIRED
+            stale = stale or mark.stale_at >= entry.generated_at
+        return Verdict.STALE if stale else Verdict.FRESH
+
+    async def revalidate(
+        self, paths: Iterable[str], tags: Iterable[str], mode: RevalidationMode, now: float
+    ) -> bool:
+        """Record a revalidation of route keys `paths` and cache tags `tags` at `now`,
+        in D1 and in this isolate's snapshot. False (nothing recorded) when D1 failed
+        or did not answer within the timeout."""
+        path_list, tag_list = list(dict.fromkeys(paths)), list(dict.fromkeys(tags))
+        if not path_list and not tag_list:
+            return True
+        expired_at = now if mode is RevalidationMode.EXPIRE else None
+        params: list[SqlValue] = [json.dumps(path_list), json.dumps(tag_list), now, expired_at]
+        try:
+            await asyncio.wait_for(self._db.run(_RECORD_SQL, params), self._timeout)
+        except Exception as exc:
+            self.stats.failures += 1
+            self._logs.warning("d1 write", now, f"revalidation not recorded in D1 ({exc!r})")
+            return False
+        self.stats.writes += 1
+        mark = _Mark(now, expired_at)
+        for key in [(PATH, p) for p in path_list] + [(TAG, t) for t in tag_list]:
+            old = self._marks.get(key)
+            self._marks[key] = mark if old is None else old.merged(mark)
+        return True
+
+    def refresh_due(self, now: float) -> bool:
+        """True when the snapshot is older than `max_age`, no refresh is running and
+        no back-off holds."""
+        return not self._refreshing and now >= self._next_refresh and not self._backoff.blocked(now)
+
+    def claim_refresh(self, now: float) -> Coroutine[Any, Any, None] | None:
+        """The refresh to run (pass it to `wait_until`, or await it), when one is due;
+        None otherwise. Claiming marks it running, so concurrent requests claim one."""
+        if not self.refresh_due(now):
+            return None
+        self._refreshing = True
+        self._next_refresh = now + self._max_age
+        return self._refresh(now)
+
+    async def _refresh(self, now: float) -> None:
+        try:
+            caught_up = await self._read_changes(now)
+        except Exception as exc:
+            self.stats.failures += 1
+            pause = self._backoff.failed(now)
+            self._logs.warning(
+                "d1 read",
+                now,
+                f"revalidation times not refreshed from D1 ({exc!r}); "
+                f"serving on the snapshot, next try in {pause:.0f} s",
+            )
+        else:
+            self._backoff.succeeded()
+            self.stats.refreshes += 1
+            if caught_up:
+                self.loaded = True
+            else:
+                self._next_refresh = now  # more rows wait: the next claim reads on
+        finally:
+            self._refreshing = False
+
+    async def _read_changes(self, now: float) -> bool:
+        """Apply changed rows, up to `max_pages` pages; True when none are left."""
+        for _ in range(self._max_pages):
+            cursor = self._cursor
+            params: list[SqlValue] = [cursor, self._since, self._page_size]
+            rows = await asyncio.wait_for(self._db.all(_CHANGES_SQL, params), self._timeout)
+            self.stats.queries += 1
+            self.stats.rows_read += len(rows)
+            self._apply(rows, now)
+            # A page that moved the cursor nowhere cannot be followed by another.
+            if len(rows) < self._page_size or self._cursor == cursor:
+                return True
+        return False
+
+    def _apply(self, rows: list[SqlRow], now: float) -> None:
+        for row in rows:
+            parsed = _parse_row(row)
+            if parsed is None:
+                self._logs.warning("d1 row", now, f"ignored a malformed revalidations row {row!r}")
+                continue
+            key, mark, seq = parsed
+            # Row values only grow, so the row replaces the snapshot's mark; merging
+            # keeps a newer local write that the row predates.
+            old = self._marks.get(key)
+            self._marks[key] = mark if old is None else old.merged(mark)
+            self._cursor = max(self._cursor, seq)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _parse_row(row: SqlRow) -> tuple[tuple[str, str], _Mark, int] | None:
+    kind, name = row.get("kind"), row.get("name")
+    stale_at, seq = _number(row.get("stale_at")), _number(row.get("seq"))
+    raw_expired = row.get("expired_at")
+    expired_at = None if raw_expired is None else _number(raw_expired)
+    if not (isinstance(kind, str) and kind in (PATH, TAG) and isinstance(name, str)):
+        return None
+    if stale_at is None or (raw_expired is not None and expired_at is None):
+        return None
+    if seq is None or seq != int(seq):  # D1 may hand integers over as floats
+        return None
+    return (kind, name), _Mark(stale_at, expired_at), int(seq)
+
+
+def _number(value: SqlValue) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

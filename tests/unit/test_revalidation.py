@@ -1,0 +1,201 @@
+"""The on-demand revalidation endpoint: who may call it, what a body may hold, how paths
+become route keys, and that only an accepted, recorded request changes anything."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from seeding.cache import CacheEntry
+from seeding.revalidation import (
+    MAX_BODY_BYTES,
+    MAX_PATHS,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    RevalidationAnswer,
+    RevalidationRequest,
+    check_revalidation,
+    handle_revalidation,
+)
+from seeding.routes import MAX_ROUTE_LENGTH
+from seeding.tag_clock import RevalidationMode, TagClock, Verdict
+from tests.unit.fakes_shared import SqliteD1
+
+SECRET = "s3cret-\u00e9-token"
+AUTH = {"authorization": f"Bearer {SECRET}"}
+
+
+def body(**fields: Any) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def check(
+    payload: bytes | None = None,
+    *,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    secret: str | None = SECRET,
+    **options: Any,
+) -> RevalidationAnswer:
+    payload = body(paths=["/blog/a"]) if payload is None else payload
+    return check_revalidation(
+        method, AUTH if headers is None else headers, payload, secret, **options
+    )
+
+
+def error_of(answer: RevalidationAnswer) -> str:
+    assert answer.request is None
+    message = json.loads(answer.body)["error"]
+    assert isinstance(message, str)
+    return message
+
+
+class Recorder:
+    def __init__(self, result: bool = True) -> None:
+        self.result = result
+        self.applied: list[RevalidationRequest] = []
+
+    async def __call__(self, request: RevalidationRequest) -> bool:
+        self.applied.append(request)
+        return self.result
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_without_a_configured_secret_the_endpoint_is_absent(
+    secret: str | None, method: str
+) -> None:
+    recorder = Recorder()
+    answer = await handle_revalidation(method, AUTH, body(tags=["a"]), secret, recorder)
+    assert answer.status == 404 and recorder.applied == []
+
+
+def test_only_post_is_allowed() -> None:
+    answer = check(method="GET")
+    assert answer.status == 405 and answer.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"authorization": ""},
+        {"authorization": "Bearer"},
+        {"authorization": "Bearer wrong"},
+        {"authorization": f"Bearer {SECRET[:-1]}"},
+        {"authorization": f"Bearer {SECRET}x"},
+        {"authorization": f"Basic {SECRET}"},
+        {"x-revalidate-secret": SECRET},
+    ],
+    ids=["none", "empty", "no token", "wrong", "prefix", "longer", "basic", "other header"],
+)
+async def test_a_missing_or_wrong_secret_is_refused_and_changes_nothing(
+    headers: dict[str, str],
+) -> None:
+    recorder = Recorder()
+    answer = await handle_revalidation("POST", headers, body(tags=["a"]), SECRET, recorder)
+    assert answer.status == 401 and answer.headers["www-authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in error_of(answer) and recorder.applied == []
+
+
+def test_the_scheme_and_header_name_are_case_insensitive() -> None:
+    answer = check(headers={"Authorization": f"bearer {SECRET}"})
+    assert answer.status == 200
+
+
+def test_paths_are_normalized_to_route_keys_as_requests_are() -> None:
+    answer = check(body(paths=["/blog/a/", "/blog/%61", "/blog/a.json", "/", "/index.json"]))
+    assert answer.status == 200 and answer.request is not None
+    assert answer.request.paths == ("/blog/a", "/")
+    assert json.loads(answer.body) == {
+        "revalidated": True,
+        "mode": "stale",
+        "paths": ["/blog/a", "/"],
+        "tags": [],
+    }
+
+
+def test_paths_carry_the_base_path_as_request_urls_do() -> None:
+    answer = check(body(paths=["/docs/guide", "/docs"]), base_path="/docs")
+    assert answer.request is not None and answer.request.paths == ("/guide", "/")
+    refused = check(body(paths=["/guide"]), base_path="/docs")
+    assert refused.status == 400 and "basePath '/docs'" in error_of(refused)
+
+
+def test_the_mode_defaults_to_stale_and_may_be_expire() -> None:
+    stale = check(body(tags=["posts"]))
+    expire = check(body(tags=["posts", "posts"], mode="expire"))
+    assert stale.request is not None and stale.request.mode is RevalidationMode.STALE
+    assert expire.request == RevalidationRequest((), ("posts",), RevalidationMode.EXPIRE)
+
+
+LIMITS = {
+    "body size": (b" " * (MAX_BODY_BYTES + 1), f"limit of {MAX_BODY_BYTES}"),
+    "tag count": (body(tags=[f"t{i}" for i in range(MAX_TAGS + 1)]), f"limit of {MAX_TAGS}"),
+    "tag length": (body(tags=["t" * (MAX_TAG_LENGTH + 1)]), f"1 to {MAX_TAG_LENGTH}"),
+    "empty tag": (body(tags=[""]), f"1 to {MAX_TAG_LENGTH}"),
+    "path count": (body(paths=[f"/p{i}" for i in range(MAX_PATHS + 1)]), f"limit of {MAX_PATHS}"),
+    "path length": (body(paths=["/" + "a" * MAX_ROUTE_LENGTH]), f"limit of {MAX_ROUTE_LENGTH}"),
+    "not json": (b"paths=/a", "UTF-8 JSON object"),
+    "not utf-8": (b'{"tags": ["\xff"]}', "UTF-8 JSON object"),
+    "not an object": (json.dumps(["/a"]).encode(), "JSON object"),
+    "unknown field": (body(path=["/a"]), "unknown field 'path'"),
+    "paths not a list": (body(paths="/a"), "paths: must be a list of strings"),
+    "tags not strings": (body(tags=[1]), "tags: must be a list of strings"),
+    "control character in a tag": (body(tags=["a\nb"]), "non-printable character"),
+    "lone surrogate in a tag": (b'{"tags": ["\\ud800"]}', "lone surrogate"),
+    "bad mode": (body(tags=["a"], mode="purge"), "'stale' or 'expire'"),
+    "mode not a string": (body(tags=["a"], mode=["stale"]), "'stale' or 'expire'"),
+    "nothing": (body(paths=[], tags=[]), "nothing to revalidate"),
+    "query": (body(paths=["/blog/a?draft=1"]), "query or fragment"),
+    "dot segment": (body(paths=["/blog/../admin"]), "not a page's URL path"),
+    "relative": (body(paths=["blog/a"]), "must start with '/'"),
+}
+
+
+@pytest.mark.parametrize("payload, names", LIMITS.values(), ids=LIMITS.keys())
+async def test_a_body_that_breaks_a_limit_is_refused_naming_it(payload: bytes, names: str) -> None:
+    recorder = Recorder()
+    answer = await handle_revalidation("POST", AUTH, payload, SECRET, recorder)
+    assert answer.status == 400 and names in error_of(answer)
+    assert recorder.applied == []
+
+
+def test_a_body_at_the_limits_is_accepted() -> None:
+    answer = check(
+        body(
+            paths=["/" + "a" * (MAX_ROUTE_LENGTH - 1)] + [f"/p{i}" for i in range(MAX_PATHS - 1)],
+            tags=["t" * MAX_TAG_LENGTH] + [f"t{i}" for i in range(MAX_TAGS - 1)],
+        )
+    )
+    assert answer.status == 200
+
+
+async def test_an_accepted_request_is_applied_once_and_answered_200() -> None:
+    recorder = Recorder()
+    answer = await handle_revalidation(
+        "POST", AUTH, body(paths=["/a/"], tags=["x"]), SECRET, recorder
+    )
+    assert answer.status == 200 and answer.headers["cache-control"] == "no-store"
+    assert recorder.applied == [RevalidationRequest(("/a",), ("x",), RevalidationMode.STALE)]
+
+
+async def test_a_request_the_store_does_not_take_answers_503() -> None:
+    answer = await handle_revalidation("POST", AUTH, body(tags=["x"]), SECRET, Recorder(False))
+    assert answer.status == 503 and "retry" in error_of(answer)
+
+
+async def test_an_accepted_request_reaches_the_tag_clock() -> None:
+    clock, now = TagClock(SqliteD1()), 1_800_000_000.0
+    page = CacheEntry(b"<p>", 200, {}, now - 60, tags=("posts",))
+
+    async def apply(request: RevalidationRequest) -> bool:
+        return await clock.revalidate(request.paths, request.tags, request.mode, now)
+
+    payload = body(paths=["/about/"], tags=["posts"], mode="expire")
+    answer = await handle_revalidation("POST", AUTH, payload, SECRET, apply)
+    assert answer.status == 200
+    assert clock.verdict(page, "/blog/a", now) is Verdict.EXPIRED
+    assert clock.verdict(CacheEntry(b"", 200, {}, now - 60), "/about", now) is Verdict.EXPIRED
