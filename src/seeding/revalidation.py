@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from seeding.config import SiteConfig
 from seeding.routes import MAX_ROUTE_LENGTH, percent_decode, resolve_request_path
 from seeding.tag_clock import RevalidationMode
 
@@ -67,15 +68,14 @@ def check_revalidation(
     body: bytes,
     secret: str | None,
     *,
-    base_path: str = "",
-    trailing_slash: bool = False,
+    site: SiteConfig | None = None,
 ) -> RevalidationAnswer:
     """Validate one request (`headers` keyed lower-case, as `seeding.http.Request`).
     When valid, the answer is a 200 describing `request`, which nothing has applied
     yet; otherwise the refusal to send."""
     try:
         _authorize(method, headers, secret)
-        request = _parse_body(body, base_path, trailing_slash)
+        request = _parse_body(body, site or SiteConfig())
     except _Refused as refusal:
         return _answer(refusal.status, {"error": str(refusal)}, refusal.headers)
     return _answer(200, _summary(request), request=request)
@@ -88,13 +88,12 @@ async def handle_revalidation(
     secret: str | None,
     apply: Callable[[RevalidationRequest], Awaitable[bool]],
     *,
-    base_path: str = "",
-    trailing_slash: bool = False,
+    site: SiteConfig | None = None,
 ) -> RevalidationAnswer:
     """`check_revalidation`, then `apply` the valid request: 200 when it answered
     True, 503 when False (nothing recorded; the sender should retry)."""
     answer = check_revalidation(
-        method, headers, body, secret, base_path=base_path, trailing_slash=trailing_slash
+        method, headers, body, secret, site=site
     )
     if answer.request is None:
         return answer
@@ -138,7 +137,7 @@ def _bearer_token(value: str | None) -> str | None:
     return token.strip()
 
 
-def _parse_body(body: bytes, base_path: str, trailing_slash: bool) -> RevalidationRequest:
+def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest:
     if len(body) > MAX_BODY_BYTES:
         raise _Refused(400, f"body is {len(body)} bytes, over the limit of {MAX_BODY_BYTES}")
     try:
@@ -164,7 +163,7 @@ def _parse_body(body: bytes, base_path: str, trailing_slash: bool) -> Revalidati
             raise _Refused(
                 400, f"tags: {tag[:40]!r} has a non-printable character or a lone surrogate"
             )
-    paths = [_route_key(path, base_path, trailing_slash) for path in raw_paths]
+    paths = [_route_key(path, site) for path in raw_paths]
     mode_value = data.get("mode", RevalidationMode.STALE.value)
     try:
         mode = RevalidationMode(mode_value)
@@ -193,10 +192,16 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _route_key(path: str, base_path: str, trailing_slash: bool) -> str:
+def _route_key(path: str, site: SiteConfig) -> str:
     if "?" in path or "#" in path:
         raise _Refused(400, f"paths: {path[:60]!r} has a query or fragment; give the path alone")
-    target = resolve_request_path(path, base_path=base_path, trailing_slash=trailing_slash)
+    base_path = site.base_path
+    target = resolve_request_path(
+        path,
+        base_path=base_path,
+        trailing_slash=site.trailing_slash,
+        data_variant=site.data_variant,
+    )
     if target is not None:
         return target.route
     decoded = percent_decode(path)

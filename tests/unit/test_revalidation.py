@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from seeding.cache import CacheEntry
+from seeding.config import SiteConfig
 from seeding.revalidation import (
     MAX_BODY_BYTES,
     MAX_PATHS,
@@ -106,7 +107,10 @@ def test_the_scheme_and_header_name_are_case_insensitive() -> None:
 
 
 def test_paths_are_normalized_to_route_keys_as_requests_are() -> None:
-    answer = check(body(paths=["/blog/a/", "/blog/%61", "/blog/a.json", "/", "/index.json"]))
+    answer = check(
+        body(paths=["/blog/a/", "/blog/%61", "/blog/a.json", "/", "/index.json"]),
+        site=SiteConfig(data_variant=True),
+    )
     assert answer.status == 200 and answer.request is not None
     assert answer.request.paths == ("/blog/a", "/")
     assert json.loads(answer.body) == {
@@ -118,9 +122,9 @@ def test_paths_are_normalized_to_route_keys_as_requests_are() -> None:
 
 
 def test_paths_carry_the_base_path_as_request_urls_do() -> None:
-    answer = check(body(paths=["/docs/guide", "/docs"]), base_path="/docs")
+    answer = check(body(paths=["/docs/guide", "/docs"]), site=SiteConfig(base_path="/docs"))
     assert answer.request is not None and answer.request.paths == ("/guide", "/")
-    refused = check(body(paths=["/guide"]), base_path="/docs")
+    refused = check(body(paths=["/guide"]), site=SiteConfig(base_path="/docs"))
     assert refused.status == 400 and "basePath '/docs'" in error_of(refused)
 
 
