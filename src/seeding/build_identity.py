@@ -1,16 +1,18 @@
 """The identity of the prerendered build, shipped in the Worker's code rather than as an
 asset: code and assets deploy as one version, so the Worker knows its build's id, its
-site settings, its bucket count, its route filter and which buckets hold routes at
+site settings, its bucket count, its route filters and which buckets hold routes at
 import, and a cold seed needs no fetch before the route's own pack (and none at all for
-a path the filter turns away or whose bucket is empty).
+a path the filter turns away or whose bucket is empty). A second filter holds the routes
+that never revalidate: those are seeded without asking the shared tier (KV) first.
 
 The copy step writes a module named BUILD_MODULE next to the Worker's main module:
 
     BUILD = '{"schema": "lazy-seed.prerender-build", "version": 2, "buildId": "...",
               "builtAt": 1795550100.0, "basePath": "", "trailingSlash": false,
               "dataVariant": true, "buckets": 13, "routes": 25,
-              "filter": {"bits": 288, "hashes": 8}}'
+              "filter": {"bits": 288, "hashes": 8}, "static": {"bits": 96, "hashes": 8}}'
     FILTER = "<base64 of the route filter's bits>"
+    STATIC = "<base64 of the filter of routes that never revalidate>"
     OCCUPIED = "<base64 of one bit a bucket: 1 if it holds a route, so its pack exists>"
 
 `load_identity` imports it and validates it (`seeding.schema.Validator`). A missing
@@ -26,9 +28,11 @@ import binascii
 import importlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from seeding.config import SiteConfig
 from seeding.membership import RouteFilter
+from seeding.packs import RouteDigest
 from seeding.schema import SchemaError, Validator
 
 log = logging.getLogger("seeding")
@@ -49,6 +53,12 @@ class BuildIdentity:
     routes: int
     filter: RouteFilter
     occupied: bytes
+    static: RouteFilter
+
+    def never_revalidates(self, digest: RouteDigest) -> bool:
+        """Whether the build lists the route as prerendered and never revalidating
+        (a false positive is rare and harmless: the seeded record says otherwise)."""
+        return self.static.might_contain(digest) and self.filter.might_contain(digest)
 
     def holds_bucket(self, bucket: int) -> bool:
         """Whether `bucket` holds any route (else no pack of it was shipped)."""
@@ -67,18 +77,26 @@ def _bits(v: Validator, name: str, text: object, bits: int) -> bytes:
     return data
 
 
+def _filter(v: Validator, obj: dict[str, Any], field: str, name: str, text: object) -> RouteFilter:
+    spec = v.mapping(obj.get(field), field)
+    bits = v.count(spec.get("bits"), f"{field}.bits", minimum=1)
+    hashes = v.count(spec.get("hashes"), f"{field}.hashes", minimum=1)
+    return RouteFilter(_bits(v, name, text, bits), bits, hashes)
+
+
 def parse_identity(
-    build: object, filter_b64: object, occupied_b64: object, source: str = BUILD_MODULE
+    build: object,
+    filter_b64: object,
+    occupied_b64: object,
+    static_b64: object,
+    source: str = BUILD_MODULE,
 ) -> BuildIdentity:
-    """Validate the module's three values; `SchemaError` names the field at fault."""
+    """Validate the module's values; `SchemaError` names the field at fault."""
     v = Validator(source)
     if not isinstance(build, str):
         raise v.fail("BUILD", f"is {type(build).__name__}, expected a JSON string")
     obj = v.document(build)
     v.schema(obj, BUILD_SCHEMA, BUILD_VERSION)
-    spec = v.mapping(obj.get("filter"), "filter")
-    bits = v.count(spec.get("bits"), "filter.bits", minimum=1)
-    hashes = v.count(spec.get("hashes"), "filter.hashes", minimum=1)
     buckets = v.count(obj.get("buckets"), "buckets", minimum=1)
     return BuildIdentity(
         build_id=v.string(obj.get("buildId"), "buildId", nonempty=True),
@@ -88,8 +106,9 @@ def parse_identity(
         data_variant=v.boolean(obj.get("dataVariant", False), "dataVariant"),
         buckets=buckets,
         routes=v.count(obj.get("routes"), "routes"),
-        filter=RouteFilter(_bits(v, "FILTER", filter_b64, bits), bits, hashes),
+        filter=_filter(v, obj, "filter", "FILTER", filter_b64),
         occupied=_bits(v, "OCCUPIED", occupied_b64, buckets),
+        static=_filter(v, obj, "static", "STATIC", static_b64),
     )
 
 
@@ -125,6 +144,7 @@ def load_identity(config: SiteConfig, module: str = BUILD_MODULE) -> BuildIdenti
             getattr(generated, "BUILD", None),
             getattr(generated, "FILTER", None),
             getattr(generated, "OCCUPIED", None),
+            getattr(generated, "STATIC", None),
             module,
         )
         check_site(identity, config, module)

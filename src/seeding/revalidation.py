@@ -92,9 +92,7 @@ async def handle_revalidation(
 ) -> RevalidationAnswer:
     """`check_revalidation`, then `apply` the valid request: 200 when it answered
     True, 503 when False (nothing recorded; the sender should retry)."""
-    answer = check_revalidation(
-        method, headers, body, secret, site=site
-    )
+    answer = check_revalidation(method, headers, body, secret, site=site)
     if answer.request is None:
         return answer
     if await apply(answer.request):

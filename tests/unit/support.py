@@ -70,7 +70,11 @@ def identity_of(module: Path) -> BuildIdentity:
     namespace: dict[str, object] = {}
     exec(compile(module.read_text(), str(module), "exec"), namespace)
     return parse_identity(
-        namespace["BUILD"], namespace["FILTER"], namespace["OCCUPIED"], module.name
+        namespace["BUILD"],
+        namespace["FILTER"],
+        namespace["OCCUPIED"],
+        namespace["STATIC"],
+        module.name,
     )
 
 

@@ -27,6 +27,11 @@ def test_the_written_module_is_the_build_it_was_made_from(deploy) -> None:
     assert identity.buckets == deploy.result.plan.buckets
     assert identity.routes == 5 and identity.data_variant is True
     assert identity.filter.data == deploy.result.plan.filter.data
+    from seeding.packs import RouteDigest
+
+    assert identity.never_revalidates(RouteDigest.of("/about"))
+    assert not identity.never_revalidates(RouteDigest.of("/blog/first"))  # revalidates
+    assert not identity.never_revalidates(RouteDigest.of("/now"))  # not prerendered
     occupied = {bucket.bucket for bucket in deploy.result.plan.plans}
     assert {b for b in range(identity.buckets) if identity.holds_bucket(b)} == occupied
 
@@ -77,11 +82,17 @@ def test_a_build_for_other_url_settings_is_refused(deploy, monkeypatch, caplog) 
             "AA==",
             "OCCUPIED",
         ),
+        (
+            '{"schema": "lazy-seed.prerender-build", "version": 2, "buildId": "b", '
+            '"builtAt": 1, "buckets": 1, "routes": 0, "filter": {"bits": 8, "hashes": 1}}',
+            "AA==",
+            "static",
+        ),
     ],
 )
 def test_a_broken_identity_is_refused_naming_the_field(build, filter_b64, field) -> None:
     with pytest.raises(SchemaError) as info:
-        parse_identity(build, filter_b64, "AA==", "src/prerender_build.py")
+        parse_identity(build, filter_b64, "AA==", "AA==", "src/prerender_build.py")
     assert info.value.field_name == field
 
 

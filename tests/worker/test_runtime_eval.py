@@ -55,9 +55,9 @@ def test_eval_errors_answer_the_python_traceback(probe_worker: WorkerClient) -> 
 
 def test_eval_reads_the_worker_memory_cache(local_worker: WorkerClient) -> None:
     local_worker.restart()
-    assert local_worker.evaluate("import entry\nentry._handler is None") is True
+    assert local_worker.evaluate("import entry\nentry.Default.isolate.handler is None") is True
     assert local_worker.get("/about").status == 200
-    stats = local_worker.evaluate("import entry\nentry._handler.cache.stats")
+    stats = local_worker.evaluate("import entry\nentry.Default.isolate.handler.cache.stats")
     assert stats["entries"] >= 1 and stats["bytes"] > 0
-    budget = local_worker.evaluate("import entry\nentry._handler.cache.max_bytes")
+    budget = local_worker.evaluate("import entry\nentry.Default.isolate.handler.cache.max_bytes")
     assert stats["bytes"] <= budget

@@ -53,8 +53,9 @@ def test_first_request_is_seeded_without_rendering_and_the_second_is_a_hit(
     assert first.headers["x-cache-status"] == "HIT"
     assert phase(first) == "build"  # the prerendered page, not a render
     fetched = fresh.asset_log()
-    assert fetched and all(f["path"].startswith(PRIVATE_PREFIX) for f in fetched)
-    assert all(f["status"] == 200 for f in fetched)
+    assert len(fetched) == 1, fetched  # one fetch: the route's pack, nothing before it
+    assert fetched[0]["path"].startswith(PRIVATE_PREFIX + "packs/")
+    assert fetched[0]["status"] == 200
 
     second = fresh.get(PRERENDERED)
     assert second.headers["x-cache-status"] == "HIT"
@@ -109,14 +110,11 @@ def test_unknown_page_is_the_sites_404(worker: WorkerClient) -> None:
     assert data.status == 404 and data.json()["notFound"] is True
 
 
-def test_unlisted_paths_cause_no_route_file_fetch(fresh: WorkerClient) -> None:
-    fresh.get(PRERENDERED)  # the index is loaded
-    before = len(fresh.asset_log())
+def test_unlisted_paths_cause_no_asset_fetch(fresh: WorkerClient) -> None:
     for path in ["/now", "/nothing-here", "/blog/nope", ON_DEMAND, "/%zz"]:
         fresh.get(path)
-    fetched = [f["path"] for f in fresh.asset_log()[before:]]
-    # Membership is looked up in the build's index; no page body is ever fetched.
-    assert not [p for p in fetched if "/packs/" in p or "/routes/" in p], fetched
+    # The build's route filter ships in the Worker's code: no fetch to find out.
+    assert fresh.asset_log() == []
 
 
 def follow(worker: WorkerClient, path: str, limit: int = 5) -> HttpResponse:
@@ -129,29 +127,30 @@ def follow(worker: WorkerClient, path: str, limit: int = 5) -> HttpResponse:
 
 
 @pytest.mark.parametrize(
-    "path",
+    "spelling",
     [
-        "/__prerender/meta/manifest.json",
-        "/__prerender/meta/build.json",
-        "/%5F%5Fprerender/meta/manifest.json",
-        "/%5f_prerender/meta/manifest.json",
-        "/_%5Fprerender/meta/manifest.json",
-        "//__prerender/meta/manifest.json",
-        "/__PRERENDER/meta/manifest.json",
-        "/x/../__prerender/meta/manifest.json",
-        "/__prerender/meta/manifest.json.json",
+        "/__prerender/packs/{pack}",
+        "/%5F%5Fprerender/packs/{pack}",
+        "/%5f_prerender/packs/{pack}",
+        "/_%5Fprerender/packs/{pack}",
+        "//__prerender/packs/{pack}",
+        "/__PRERENDER/packs/{pack}",
+        "/x/../__prerender/packs/{pack}",
+        "/__prerender/packs/{pack}.json",
         "/__prerender/",
     ],
 )
 def test_private_prerender_files_are_404_from_outside_in_every_spelling(
-    worker: WorkerClient, path: str
+    worker: WorkerClient, spelling: str
 ) -> None:
-    private = [f.read_bytes() for f in (ROOT / "public/__prerender/meta").iterdir()]
-    assert private, "the build's meta files exist"
+    packs = sorted((ROOT / "public/__prerender/packs").glob("*.bin"))
+    assert packs, "the build's packs exist"
+    private = [f.read_bytes() for f in packs]
+    path = spelling.format(pack=packs[0].name)
     response = follow(worker, path)
     assert response.status == 404, (path, response.status)
     assert response.body not in private
-    assert b'"buildId"' not in response.body
+    assert b"LSPACK" not in response.body and b'"buildId"' not in response.body
 
 
 # --- faults injected into the asset binding ---------------------------------------------------
@@ -160,12 +159,7 @@ def test_private_prerender_files_are_404_from_outside_in_every_spelling(
 def test_a_route_file_that_fails_still_answers_200_through_the_renderer(
     fresh: WorkerClient,
 ) -> None:
-    fresh.set_faults(
-        [
-            {"prefix": "/__prerender/packs/", "raise": "injected"},
-            {"prefix": "/__prerender/routes/", "raise": "injected"},
-        ]
-    )
+    fresh.set_faults([{"prefix": "/__prerender/packs/", "raise": "injected"}])
     response = fresh.get(PRERENDERED)
     assert response.status == 200
     assert phase(response) == "request"  # rendered
@@ -173,29 +167,29 @@ def test_a_route_file_that_fails_still_answers_200_through_the_renderer(
 
 
 @pytest.mark.parametrize("fault", [{"status": 500}, {"raise": True}, {"status": 503}])
-def test_a_transient_index_failure_is_retried_by_a_later_request(
+def test_a_transient_pack_failure_is_retried_by_a_later_request(
     fresh: WorkerClient, fault: dict
 ) -> None:
-    fresh.set_faults([{"prefix": "/__prerender/meta/", "times": 1, **fault}])
-    first = fresh.get(PRERENDERED)
+    fresh.set_faults([{"prefix": "/__prerender/packs/", "times": 1, **fault}])
+    first = fresh.get("/index.json")
     assert first.status == 200 and phase(first) == "request"
     time.sleep(1.2)  # the retry interval after a transient failure
-    second = fresh.get("/index.json")
+    second = fresh.get("/")  # the same pack, not cached by the render of the data form
     assert second.status == 200 and phase(second) == "build"
-    meta = [f for f in fresh.asset_log() if f["path"].startswith("/__prerender/meta/")]
-    assert len(meta) == 2
+    packs = [f for f in fresh.asset_log() if f["path"].startswith("/__prerender/packs/")]
+    assert len(packs) == 2 and packs[0]["path"] == packs[1]["path"]
 
 
-def test_a_permanent_index_failure_is_not_retried(fresh: WorkerClient) -> None:
-    fresh.set_faults([{"prefix": "/__prerender/meta/", "status": 404}])
-    for path in [PRERENDERED, "/", PRERENDERED + ".json"]:
+def test_a_permanent_pack_failure_is_not_retried(fresh: WorkerClient) -> None:
+    fresh.set_faults([{"prefix": "/__prerender/packs/", "status": 404}])
+    for path in [PRERENDERED, PRERENDERED + ".json", PRERENDERED]:
         response = fresh.get(path)
         assert response.status == 200 and phase(response) == "request"
         time.sleep(0.6)
-    meta = [f for f in fresh.asset_log() if f["path"].startswith("/__prerender/meta/")]
-    assert len(meta) == 1
+    packs = [f for f in fresh.asset_log() if f["path"].startswith("/__prerender/packs/")]
+    assert len(packs) == 1
     errors = " ".join(line["line"] for line in fresh.python_log()["output"])
-    assert errors.count("not retried") + errors.count("serving every page through") >= 1
+    assert "pack unavailable" in errors and "render instead" in errors
 
 
 def test_a_delayed_asset_still_seeds_once_under_concurrency(fresh: WorkerClient) -> None:
