@@ -52,7 +52,8 @@ export function readWranglerConfig(root, { file = "wrangler.toml" } = {}) {
     compatibilityFlags,
     workerFlags: compatibilityFlags.filter((f) => !PYTHON_RUNTIME_FLAG.test(f) && !NODE_COMPAT_FLAG.test(f)),
     python: pythonRuntimeFor(compatibilityFlags, compatibilityDate),
-    vars: stringVars(raw.vars ?? {}),
+    // Local secrets come from .dev.vars beside wrangler.toml, as with `wrangler dev`.
+    vars: { ...stringVars(raw.vars ?? {}), ...readDevVars(path.dirname(configPath)) },
     assets: raw.assets ? assetOptions(raw.assets, root, file) : undefined,
     kvNamespaces: kvNamespaces(raw.kv_namespaces, file),
     d1Databases: d1Databases(raw.d1_databases, root, file),
@@ -75,6 +76,23 @@ function asDate(value, file) {
   const text = value instanceof Date ? value.toISOString().slice(0, 10) : String(value ?? "");
   if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) throw new ConfigError(`${file}: bad compatibility_date ${text}`);
   return text;
+}
+
+// .dev.vars: KEY=VALUE lines (a value may be quoted); # starts a comment line.
+export function readDevVars(dir) {
+  const file = path.join(dir, ".dev.vars");
+  if (!existsSync(file)) return {};
+  const vars = {};
+  for (const [n, line] of readFileSync(file, "utf8").split(/\r?\n/).entries()) {
+    const text = line.trim();
+    if (!text || text.startsWith("#")) continue;
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(text);
+    if (!match) throw new ConfigError(`${file}:${n + 1}: expected KEY=VALUE`);
+    const value = match[2];
+    const quoted = /^(["'])(.*)\1$/.exec(value);
+    vars[match[1]] = quoted ? quoted[2] : value;
+  }
+  return vars;
 }
 
 function stringVars(vars) {

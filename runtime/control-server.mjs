@@ -29,6 +29,7 @@ export function startControlServer(runtime, { host = "127.0.0.1", port = 0 } = {
     "DELETE /asset-log": () => runtime.resetAssetLog(),
     "GET /binding-log": (_body, query) => runtime.bindingLog(isolateOf(query)),
     "DELETE /binding-log": (_body, query) => runtime.resetBindingLog(isolateOf(query)),
+    "DELETE /storage": () => runtime.resetStorage(),
     "GET /faults": async () => runtime.faults,
     "PUT /faults": (body) => runtime.setFaults(body),
     "DELETE /faults": () => runtime.clearFaults(),

@@ -126,6 +126,11 @@ class ControlClient:
     def reset_binding_log(self, isolate: int | None = None) -> None:
         self.call("DELETE", "/binding-log", isolate=isolate)
 
+    def reset_storage(self) -> dict[str, int]:
+        """Empty every KV namespace and D1 table of the Worker (the data all isolates
+        share; D1's migration record is kept): {binding: entries removed}."""
+        return self.call("DELETE", "/storage")["emptied"]
+
     def faults(self) -> list[dict[str, Any]]:
         return self.call("GET", "/faults")
 
@@ -173,7 +178,8 @@ class LocalRuntimeProcess:
 
     `isolates` > 1 runs that many isolates of the Worker (`urls[i]` is isolate i, `url` is
     isolate 0); `persist_to` keeps KV and D1 data under that directory (as wrangler's
-    --persist-to) instead of the project's .wrangler/state."""
+    --persist-to) instead of the project's .wrangler/state; `vars` set vars and secrets
+    (`--var KEY:VALUE`, over [vars] and .dev.vars)."""
 
     def __init__(
         self,
@@ -182,11 +188,13 @@ class LocalRuntimeProcess:
         *,
         isolates: int = 1,
         persist_to: Path | None = None,
+        vars: dict[str, str] | None = None,
     ) -> None:
         self.root = root
         self.log_path = log_path
         self.isolates = isolates
         self.persist_to = persist_to
+        self.vars = dict(vars or {})
         self.lines: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -210,6 +218,8 @@ class LocalRuntimeProcess:
         ]
         if self.persist_to is not None:
             cmd += ["--persist-to", str(self.persist_to)]
+        for name, value in self.vars.items():
+            cmd += ["--var", f"{name}:{value}"]
         self.proc = subprocess.Popen(
             cmd,
             cwd=ROOT,

@@ -17,6 +17,7 @@ export class LocalRuntime {
     port = 8787,
     isolates = 1,
     persistTo = undefined,
+    vars = {},
     testMode = false,
     logLevel = LogLevel.WARN,
   }) {
@@ -28,6 +29,8 @@ export class LocalRuntime {
     // Isolate i > 0 listens on port + i; with port 0, on free ports. Kept across restarts.
     this.ports = Array.from({ length: isolates }, (_, i) => (port === 0 ? 0 : port + i));
     this.persistTo = persistTo;
+    // --var overrides: over [vars] and .dev.vars, as `wrangler dev --var` does.
+    this.vars = vars;
     this.testMode = testMode;
     this.logLevel = logLevel;
     // Never sent anywhere but to our own workers: it keeps control requests apart from user requests.
@@ -41,6 +44,7 @@ export class LocalRuntime {
   #options() {
     // Re-read on every (re)start: edits to wrangler.toml or src/ take effect on restart.
     this.config = readWranglerConfig(this.root);
+    this.config.vars = { ...this.config.vars, ...this.vars };
     this.pyodide = checkInstalledPyodide(this.config.python);
     const options = buildMiniflareOptions(this.config, {
       host: this.host,
@@ -174,6 +178,12 @@ export class LocalRuntime {
   async bindingLog({ isolate } = {}) {
     this.#requireTestMode();
     return mergeByTime(await this.#perIsolate(isolate, "GET", "/binding-log"));
+  }
+
+  // Empties the KV namespaces and D1 tables (every isolate shares them): fresh storage.
+  async resetStorage() {
+    this.#requireTestMode();
+    return this.#control(isolateWorkerName(0), "DELETE", "/storage");
   }
 
   async resetBindingLog({ isolate } = {}) {

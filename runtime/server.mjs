@@ -21,6 +21,7 @@ options:
   --isolates N        run N isolates of the Worker, each with its own module state, sharing KV, D1
                       and assets (default 1); isolate i > 0 listens on port + i (free ports for 0)
   --persist-to DIR    keep KV and D1 data under DIR/v3/{kv,d1}, as wrangler's --persist-to
+  --var KEY:VALUE     set a var (over [vars] and .dev.vars), as wrangler dev --var; repeatable
                       (default: .wrangler/state next to wrangler.toml, where wrangler keeps it)
   --test-mode         route env.ASSETS through the asset proxy (asset-fetch log, fault injection)
   --control-port N    serve the control API on this loopback port (implies --test-mode; 0 = free)
@@ -53,6 +54,7 @@ try {
       port: { type: "string" },
       isolates: { type: "string", default: "1" },
       "persist-to": { type: "string" },
+      var: { type: "string", multiple: true, default: [] },
       "test-mode": { type: "boolean", default: false },
       "control-port": { type: "string" },
       "no-warm": { type: "boolean", default: false },
@@ -76,7 +78,14 @@ const testMode = args["test-mode"] || controlPort !== undefined;
 const isolates = Number(args.isolates);
 if (!Number.isInteger(isolates) || isolates < 1) fail(`--isolates must be a whole number >= 1, got ${args.isolates}`);
 
-const runtime = new LocalRuntime({ root, host: args.host, port, isolates, persistTo: args["persist-to"], testMode });
+const vars = {};
+for (const pair of args.var) {
+  const at = pair.indexOf(":");
+  if (at < 1) fail(`--var takes KEY:VALUE (as wrangler dev), got ${JSON.stringify(pair)}`);
+  vars[pair.slice(0, at)] = pair.slice(at + 1);
+}
+
+const runtime = new LocalRuntime({ root, host: args.host, port, isolates, persistTo: args["persist-to"], vars, testMode });
 let control;
 let stopping = false;
 

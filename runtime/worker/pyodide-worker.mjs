@@ -138,7 +138,34 @@ async function handle(request, env, ctx) {
 }
 
 // The control API (reached only from Node, through Miniflare's getWorker, with a per-process token).
-async function control(request) {
+// Test mode: empty every KV namespace and every D1 table (the migrations' record kept), as a
+// fresh deployment's storage; the data goes for every isolate, they share it.
+async function resetStorage(env) {
+  const emptied = {};
+  for (const [binding, kind] of Object.entries(config.storageBindings ?? {})) {
+    const store = env[binding];
+    if (!store) continue;
+    let count = 0;
+    if (kind === "kv") {
+      let cursor;
+      do {
+        const page = await store.list({ cursor });
+        for (const { name } of page.keys) await store.delete(name);
+        count += page.keys.length;
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor);
+    } else {
+      const { results } = await store
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name != 'd1_migrations'")
+        .all();
+      for (const { name } of results) count += (await store.prepare(`DELETE FROM "${name}"`).run()).meta.changes;
+    }
+    emptied[binding] = count;
+  }
+  return emptied;
+}
+
+async function control(request, env) {
   const { pathname } = new URL(request.url);
   const json = (value, status = 200) => Response.json(value, { status });
   if (pathname === "/warmup") {
@@ -167,6 +194,9 @@ async function control(request) {
       return json({ ok: false, error: pythonErrorText(err) }, 422);
     }
   }
+  if (pathname === "/storage" && request.method === "DELETE" && config.testMode) {
+    return json({ ok: true, emptied: await resetStorage(env) });
+  }
   if (pathname === "/reset-python" && request.method === "POST") {
     // A restart of this isolate alone: the next use boots a new Python (fresh module state).
     pythonPromise = undefined;
@@ -186,7 +216,7 @@ async function control(request) {
 
 export default {
   async fetch(request, env, ctx) {
-    if (request.headers.get("x-local-runtime-control") === config.controlToken) return control(request);
+    if (request.headers.get("x-local-runtime-control") === config.controlToken) return control(request, env);
     return handle(request, env, ctx);
   },
 };

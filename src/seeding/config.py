@@ -34,11 +34,22 @@ class SiteConfig:
     )
 
 
+# The bindings of the shared tier (wrangler.toml [[kv_namespaces]], [[d1_databases]]).
+KV_BINDING = "PAGES"
+D1_BINDING = "CACHE_DB"
+DEFAULT_REVALIDATE_PATH = "/__revalidate"
+DEFAULT_TAG_CACHE_SECONDS = 5.0
+MAX_TAG_CACHE_SECONDS = 300.0
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The deployment's settings (wrangler.toml `[vars]`; see `VARS`)."""
+    """The deployment's settings (wrangler.toml `[vars]` and secrets; see `VARS`)."""
 
     cache_max_bytes: int = DEFAULT_MAX_BYTES
+    revalidate_path: str = DEFAULT_REVALIDATE_PATH
+    revalidate_secret: str | None = None
+    tag_cache_seconds: float = DEFAULT_TAG_CACHE_SECONDS
 
 
 class ConfigError(ValueError):
@@ -60,9 +71,42 @@ def _whole_bytes(name: str, raw: str) -> int:
     return value
 
 
-# var name -> (Settings field, parser). The one table of the Worker's vars.
+def _url_path(name: str, raw: str) -> str:
+    if not raw.startswith("/") or any(c in raw for c in "?# \\"):
+        raise ConfigError(
+            f'wrangler.toml [vars] {name} = {raw!r} is not a URL path (e.g. "/__revalidate")'
+        )
+    return raw
+
+
+def _secret(name: str, raw: str) -> str:
+    if len(raw) < 16:
+        raise ConfigError(
+            f"the secret {name} is {len(raw)} characters; use at least 16 "
+            f"(`npx wrangler secret put {name}`), the endpoint stays disabled"
+        )
+    return raw
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_TAG_CACHE_SECONDS:
+        raise ConfigError(
+            f"wrangler.toml [vars] {name} = {raw!r} is not a number of seconds in "
+            f"(0, {MAX_TAG_CACHE_SECONDS:g}]"
+        )
+    return value
+
+
+# var name -> (Settings field, parser). The one table of the Worker's vars and secrets.
 VARS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "SEED_CACHE_MAX_BYTES": ("cache_max_bytes", _whole_bytes),
+    "REVALIDATE_PATH": ("revalidate_path", _url_path),
+    "REVALIDATE_SECRET": ("revalidate_secret", _secret),
+    "TAG_CACHE_SECONDS": ("tag_cache_seconds", _seconds),
 }
 
 

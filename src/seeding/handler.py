@@ -1,13 +1,19 @@
-"""The request flow, in plain Python: private paths, URL normalization, seeding, the
-memory cache with its freshness rules, and the renderer as the fallback.
+"""The request flow, in plain Python: private paths, URL normalization, the memory
+cache, the shared tier (KV pages, D1 revalidation times and leases; optional), seeding
+from assets, and the renderer as the fallback.
 
-    request -> private? 404 -> normalize -> cache get -> (miss) seed -> HIT / STALE
-                                                      -> (still nothing) render -> MISS
+    request -> revalidation endpoint? -> private? 404 -> normalize
+      -> memory -> (miss) KV, then assets seed; or the seed first for a route the build
+         says never revalidates -> HIT / STALE (served at once, regenerated in the
+         background: a newer copy in KV, else the lease, then a render written to KV)
+      -> (nothing usable) render -> MISS (stored in memory, written to KV later)
 
-GET and HEAD are served from the cache; any other method goes to the renderer with its
-body and is never cached. A request with a query string is served from the cache when
-the route is there; otherwise its render is answered but not stored (the cache is keyed
-by route alone). Seeding failures never surface: the renderer answers instead. Only a
+A page's freshness is its own revalidate / expire times and the on-demand revalidations
+of its route and tags (`SharedTier.verdict`, never waiting on D1). GET and HEAD are
+served from the cache; any other method goes to the renderer with its body and is never
+cached. A request with a query string is served from the cache when the route is there;
+otherwise its render is answered but not stored (the cache is keyed by route alone).
+Seeding and shared-tier failures never surface: the renderer answers instead. Only a
 renderer that raises on the request path gives a 500 (logged with its traceback).
 """
 
@@ -25,6 +31,7 @@ from seeding.build_identity import BuildIdentity
 from seeding.cache import CacheEntry, MemoryCache, cache_key, etag_for
 from seeding.config import SiteConfig
 from seeding.http import Request, Response, text_response
+from seeding.packs import RouteDigest
 from seeding.policy import (
     DYNAMIC_CACHE_CONTROL,
     cache_control,
@@ -34,6 +41,7 @@ from seeding.policy import (
 )
 from seeding.regeneration import Regenerator
 from seeding.rendering import Renderer, RenderRequest, RenderResult
+from seeding.revalidation import RevalidationRequest, handle_revalidation
 from seeding.routes import (
     NOT_FOUND_ROUTE,
     RouteTarget,
@@ -43,6 +51,8 @@ from seeding.routes import (
 )
 from seeding.routes import resolve_request_path as resolve
 from seeding.seeder import Seeder
+from seeding.shared_tier import SharedTier
+from seeding.tag_clock import Verdict
 
 log = logging.getLogger("seeding")
 
@@ -66,6 +76,15 @@ class Bindings:
     env: Any = None
 
 
+@dataclass(frozen=True)
+class Revalidation:
+    """The on-demand revalidation endpoint: its URL path and its secret (None: the
+    endpoint answers 404, disabled)."""
+
+    path: str
+    secret: str | None
+
+
 class SiteHandler:
     def __init__(
         self,
@@ -73,17 +92,22 @@ class SiteHandler:
         cache: MemoryCache,
         clock: Clock,
         build: BuildIdentity | None = None,
+        shared: SharedTier | None = None,
+        revalidation: Revalidation | None = None,
     ) -> None:
         self.renderer = renderer
         self.config: SiteConfig = renderer.config
         self.cache = cache
         self.clock = clock
+        self.build = build
         self.build_id = build.build_id if build is not None else NO_BUILD
         self.seeder = (
             Seeder(cache, build, clock, default_expire=self.config.expire)
             if build is not None
             else None
         )
+        self.shared = shared or SharedTier()
+        self.revalidation = revalidation
         self.regenerator = Regenerator(clock)
 
     async def handle(self, request: Request, bindings: Bindings) -> Response:
@@ -96,6 +120,8 @@ class SiteHandler:
             )
 
     async def _handle(self, request: Request, bindings: Bindings) -> Response:
+        if self.revalidation is not None and request.path == self.revalidation.path:
+            return await self._revalidate(request, self.revalidation)
         if is_private_path(request.path):
             return text_response(404, "Not Found", {"cache-control": DYNAMIC_CACHE_CONTROL})
         config = self.config
@@ -119,25 +145,71 @@ class SiteHandler:
             return self._uncached(request, result, force_private=True)
 
         key = cache_key(self.build_id, target.variant, target.route)
-        entry = self.cache.get(key)
-        if entry is None and self.seeder is not None:
-            entry = await self.seeder.seed(bindings.assets, target.route, target.variant)
         now = self.clock()
-        if entry is not None and entry.is_expired(now):
-            self.cache.delete(key)
-            entry = None
+        entry, verdict = await self._lookup(key, target, bindings, now)
+        self.shared.refresh(now, bindings.wait_until)
         if entry is not None:
-            if entry.is_stale(now):
-                self._regenerate_later(key, target, bindings)
+            if verdict is Verdict.STALE:
+                self._regenerate_later(key, target, entry, bindings)
                 return self._from_entry(request, entry, "STALE")
             return self._from_entry(request, entry, "HIT")
 
         result = await self._render(request, target.route, target.variant, bindings)
         fresh = self._cacheable_entry(result) if not request.query else None
         if fresh is None:
+            if result.dynamic:
+                self.shared.rendered_dynamic(self.build_id, target.variant, target.route, now)
             return self._uncached(request, result)
         self._store(key, fresh)
+        self.shared.write_later(
+            self.build_id, target.variant, target.route, fresh, now, bindings.wait_until
+        )
         return self._from_entry(request, fresh, "MISS")
+
+    async def _lookup(
+        self, key: str, target: RouteTarget, bindings: Bindings, now: float
+    ) -> tuple[CacheEntry | None, Verdict]:
+        """The page to serve and how (FRESH or STALE); (None, EXPIRED) when there is
+        none to serve. Memory first, never waiting on anything; then the shared tier
+        (KV) and the assets, in the order that costs least for the route."""
+        shared = self.shared
+        route, variant = target.route, target.variant
+        entry = self.cache.get(key)
+        if entry is not None:
+            verdict = shared.verdict(entry, route, now)
+            if verdict is not Verdict.EXPIRED:
+                return entry, verdict
+            self.cache.delete(key)
+        await shared.ensure_loaded(now)
+
+        async def seeded() -> CacheEntry | None:
+            if self.seeder is None:
+                return None
+            return await self.seeder.seed(bindings.assets, route, variant)
+
+        async def shared_copy() -> CacheEntry | None:
+            return await shared.read(self.build_id, variant, route, now)
+
+        static = self.build is not None and self.build.never_revalidates(RouteDigest.of(route))
+        best: CacheEntry | None = None
+        best_verdict = Verdict.EXPIRED
+        for source in (seeded, shared_copy) if static else (shared_copy, seeded):
+            found = await source()
+            if found is None:
+                continue
+            verdict = shared.verdict(found, route, now)
+            if verdict is Verdict.EXPIRED:
+                continue
+            if best is None or found.generated_at > best.generated_at:
+                best, best_verdict = found, verdict
+            if verdict is Verdict.FRESH:
+                break
+        if best is None:
+            self.cache.delete(key)  # a seed that was expired on arrival
+            return None, Verdict.EXPIRED
+        if self.cache.peek(key) is not best:
+            self._store(key, best)
+        return best, best_verdict
 
     async def _render(
         self, request: Request | None, route: str, variant: Variant, bindings: Bindings
@@ -196,23 +268,69 @@ class SiteHandler:
         except Exception:
             log.exception("cache write failed for %s; serving uncached", key.replace("\x00", " "))
 
-    def _regenerate_later(self, key: str, target: RouteTarget, bindings: Bindings) -> None:
-        async def regenerate() -> None:
-            # Not with the triggering request's headers: its page is stored for all.
-            result = await self._render(None, target.route, target.variant, bindings)
-            if result.status == 404:
-                # The page is gone: a 404 replaces it, regenerated like the page was,
-                # so the build's copy is not seeded back on the next request.
-                self._store(key, self._not_found_entry(result, key))
-                return
-            fresh = self._cacheable_entry(result)
-            if fresh is None:
-                raise RuntimeError(f"renderer answered {result.status}, not a cacheable page")
+    def _regenerate_later(
+        self, key: str, target: RouteTarget, stale: CacheEntry, bindings: Bindings
+    ) -> None:
+        shared, route, variant = self.shared, target.route, target.variant
+
+        async def regenerate() -> bool:
+            now = self.clock()
+            # Another isolate may have regenerated it already: take its copy.
+            newer = await shared.read(self.build_id, variant, route, now, recheck=True)
+            if (
+                newer is not None
+                and newer.generated_at > stale.generated_at
+                and shared.verdict(newer, route, now) is Verdict.FRESH
+            ):
+                self._store(key, newer)
+                return True
+            if not await shared.may_regenerate(self.build_id, variant, route, stale, now):
+                return False  # another isolate holds the lease for this window
+            try:
+                # Not with the triggering request's headers: its page is stored for all.
+                result = await self._render(None, route, variant, bindings)
+                if result.status == 404:
+                    # The page is gone: a 404 replaces it, regenerated like the page
+                    # was, so the build's copy is not seeded back on the next request.
+                    fresh: CacheEntry | None = self._not_found_entry(result, key)
+                else:
+                    fresh = self._cacheable_entry(result)
+                if fresh is None:
+                    raise RuntimeError(f"renderer answered {result.status}, not a cacheable page")
+            except Exception:
+                await shared.regeneration_failed(self.build_id, variant, route, stale, now)
+                raise
             self._store(key, fresh)
+            await shared.write(self.build_id, variant, route, fresh, self.clock())
+            return True
 
         job = self.regenerator.claim(key, regenerate)
         if job is not None:
             bindings.wait_until(job)
+
+    async def _revalidate(self, request: Request, endpoint: Revalidation) -> Response:
+        tags = self.shared.tags
+
+        async def apply(wanted: RevalidationRequest) -> bool:
+            if tags is None:
+                log.error("seeding: on-demand revalidation needs the D1 binding; nothing done")
+                return False
+            return await tags.revalidate(wanted.paths, wanted.tags, wanted.mode, self.clock())
+
+        answer = await handle_revalidation(
+            request.method.upper(),
+            request.headers,
+            request.body,
+            endpoint.secret,
+            apply,
+            site=self.config,
+        )
+        headers = {
+            "content-type": "application/json",
+            "cache-control": DYNAMIC_CACHE_CONTROL,
+            **answer.headers,
+        }
+        return Response(answer.status, headers, answer.body)
 
     def _from_entry(self, request: Request, entry: CacheEntry, status_label: str) -> Response:
         etag = entry.etag
@@ -284,7 +402,10 @@ def create_handler(
     max_bytes: int,
     clock: Clock,
     build: BuildIdentity | None,
+    shared: SharedTier | None = None,
+    revalidation: Revalidation | None = None,
 ) -> SiteHandler:
     """A handler with its own isolate-global state (one per isolate) for `build`, the
-    deployed build's identity (None: nothing prerendered, every page renders)."""
-    return SiteHandler(renderer, MemoryCache(max_bytes), clock, build)
+    deployed build's identity (None: nothing prerendered, every page renders), with
+    the shared tier when KV or D1 is bound."""
+    return SiteHandler(renderer, MemoryCache(max_bytes), clock, build, shared, revalidation)

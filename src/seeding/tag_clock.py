@@ -148,6 +148,17 @@ class TagClock:
             stale = stale or mark.stale_at >= entry.generated_at
         return Verdict.STALE if stale else Verdict.FRESH
 
+    def latest_mark(self, entry: CacheEntry, route: str) -> float | None:
+        """The newest revalidation time of the route or one of the entry's tags, from
+        the snapshot (None: none). Regenerations after different revalidations are
+        told apart by it."""
+        times = [
+            mark.stale_at
+            for key in ((PATH, route), *((TAG, tag) for tag in entry.tags))
+            if (mark := self._marks.get(key)) is not None
+        ]
+        return max(times) if times else None
+
     async def revalidate(
         self, paths: Iterable[str], tags: Iterable[str], mode: RevalidationMode, now: float
     ) -> bool:

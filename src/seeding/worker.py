@@ -9,27 +9,36 @@ plain-Python core: the only module of the package that touches `js`, `pyodide` o
 
 `entrypoint` reads the prerendered build's identity when the entry module is imported
 (free under memory snapshots), and makes the isolate's handler on the first request:
-the settings come from wrangler `[vars]` (`seeding.config.settings_from_vars`, whose
-errors are logged here, once, and never stop the Worker), and the handler, with its
-memory cache, lives as long as the isolate (`Default.isolate`).
+the settings come from wrangler `[vars]` and secrets (`seeding.config.settings_from_vars`,
+whose errors are logged here, once, and never stop the Worker); the shared tier is made
+of the KV and D1 bindings the Worker has (`seeding.config.KV_BINDING`, `D1_BINDING`;
+either may be absent); and the handler, with its memory cache, lives as long as the
+isolate (`Default.isolate`). The adapters below turn those JS bindings into the core's
+Protocols (`KeyValueNamespace`, `SqlDatabase`) and JS values into Python ones.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import js
-from pyodide.ffi import to_js
+from pyodide.ffi import jsnull, to_js  # type: ignore[attr-defined]  # jsnull: Pyodide >= 0.27
 from workers import WorkerEntrypoint
 
 from seeding.assets import AssetResponse
 from seeding.build_identity import BUILD_MODULE, load_identity
-from seeding.config import settings_from_vars
-from seeding.handler import CACHED_METHODS, Bindings, SiteHandler, create_handler
+from seeding.config import D1_BINDING, KV_BINDING, Settings, settings_from_vars
+from seeding.handler import CACHED_METHODS, Bindings, Revalidation, SiteHandler, create_handler
 from seeding.http import LazyHeaders, Request, Response
+from seeding.kv_pages import PageStore
+from seeding.regen_lease import RegenerationLease
 from seeding.rendering import Renderer
+from seeding.shared_tier import SharedTier, isolate_id
+from seeding.sql_database import SqlRow, SqlValue
+from seeding.tag_clock import TagClock
 
 log = logging.getLogger("seeding")
 
@@ -51,9 +60,32 @@ class Isolate:
             for error in errors:
                 log.error("seeding: %s", error)
             self.handler = create_handler(
-                self.site, max_bytes=settings.cache_max_bytes, clock=time.time, build=self.build
+                self.site,
+                max_bytes=settings.cache_max_bytes,
+                clock=time.time,
+                build=self.build,
+                shared=self.shared_tier(env, settings),
+                revalidation=Revalidation(settings.revalidate_path, settings.revalidate_secret),
             )
         return self.handler
+
+    def shared_tier(self, env: Any, settings: Settings) -> SharedTier:
+        kv = getattr(env, KV_BINDING, None)
+        db = getattr(env, D1_BINDING, None)
+        sql = D1Binding(db) if db is not None else None
+        since = self.build.built_at if self.build is not None else 0.0
+        tier = SharedTier(
+            PageStore(KvBinding(kv)) if kv is not None else None,
+            TagClock(sql, max_age=settings.tag_cache_seconds, since=since) if sql else None,
+            RegenerationLease(sql) if sql is not None else None,
+            holder=isolate_id(),
+        )
+        log.info(
+            "seeding: shared tier: KV %s, D1 %s",
+            KV_BINDING if kv is not None else "not bound",
+            D1_BINDING if db is not None else "not bound",
+        )
+        return tier
 
 
 def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[WorkerEntrypoint]:
@@ -93,6 +125,56 @@ class AssetsBinding:
         # A body that fails to read raises here: a transient failure to the caller.
         body = await response.bytes() if 200 <= status < 300 else b""
         return AssetResponse(status=status, body=body)
+
+
+def _raw(binding: Any) -> Any:
+    """The JS object behind the SDK's binding wrapper: the calls below convert their
+    own arguments and results, once, instead of the wrapper's per-call walk."""
+    return getattr(binding, "_binding", binding)
+
+
+def _python(value: Any) -> Any:
+    return None if value is None or value is jsnull else value
+
+
+class KvBinding:
+    """`env.PAGES` (Workers KV) as the core's `KeyValueNamespace`: values are bytes."""
+
+    def __init__(self, binding: Any) -> None:
+        self._kv = _raw(binding)
+
+    async def get(self, key: str) -> bytes | None:
+        value = _python(await self._kv.get(key, "arrayBuffer"))
+        return None if value is None else bytes(value.to_bytes())
+
+    async def put(self, key: str, value: bytes, *, expiration_ttl: int | None) -> None:
+        options = {} if expiration_ttl is None else {"expirationTtl": expiration_ttl}
+        await self._kv.put(key, to_js(value), to_js(options, dict_converter=_OBJECT_FROM_ENTRIES))
+
+
+class D1Binding:
+    """`env.CACHE_DB` (D1) as the core's `SqlDatabase`: `run` answers `meta.changes`,
+    `all` the rows as dicts; JS null is None both ways."""
+
+    def __init__(self, binding: Any) -> None:
+        self._db = _raw(binding)
+
+    def _statement(self, sql: str, params: Sequence[SqlValue]) -> Any:
+        statement = self._db.prepare(sql)
+        return (
+            statement.bind(*(jsnull if p is None else p for p in params)) if params else statement
+        )
+
+    async def run(self, sql: str, params: Sequence[SqlValue]) -> int:
+        result = await self._statement(sql, params).run()
+        return int(result.meta.changes)
+
+    async def all(self, sql: str, params: Sequence[SqlValue]) -> list[SqlRow]:
+        result = await self._statement(sql, params).all()
+        return [
+            {str(name): _python(value) for name, value in row.object_entries()}
+            for row in result.results
+        ]
 
 
 async def to_plain_request(request: Any) -> Request:

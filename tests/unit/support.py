@@ -12,11 +12,12 @@ from seeding.build.copy import CopyResult, copy_build
 from seeding.build.prerender import ExitCode, write_build
 from seeding.build_identity import BUILD_MODULE, BuildIdentity, parse_identity
 from seeding.cache import MemoryCache
-from seeding.handler import Bindings, SiteHandler
+from seeding.handler import Bindings, Revalidation, SiteHandler
 from seeding.http import Request, Response
 from seeding.packs import RouteDigest, pack_file
 from seeding.rendering import Renderer
 from seeding.routes import PRERENDER_DIR, asset_path
+from seeding.shared_tier import SharedTier
 from tests.unit.fakes import FakeAssets, FakeClock, FakeSite, WaitUntil
 
 
@@ -88,13 +89,17 @@ class Isolate:
         clock: FakeClock | None = None,
         max_bytes: int = 1 << 20,
         identity: BuildIdentity | None = None,
+        shared: SharedTier | None = None,
+        revalidation: Revalidation | None = None,
     ) -> None:
         self.site = site or FakeSite()
         self.clock = clock or FakeClock(1_800_000_001.0)
         self.assets = FakeAssets(deploy.root if deploy else Path("/nonexistent"))
         self.wait_until = WaitUntil()
         build = identity or (deploy.identity() if deploy else None)
-        self.handler = SiteHandler(self.site, MemoryCache(max_bytes), self.clock, build)
+        self.handler = SiteHandler(
+            self.site, MemoryCache(max_bytes), self.clock, build, shared, revalidation
+        )
         self.bindings = Bindings(self.assets, self.wait_until)
 
     async def request(

@@ -33,6 +33,7 @@ from runtime.local_runtime import (
     ControlClient,
     HttpResponse,
     LocalRuntimeProcess,
+    apply_d1_migrations,
     http_request,
 )
 
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE_SRC = Path(__file__).resolve().parent / "probe" / "src"
 TARGET = os.environ.get("WORKER_TARGET", "local")
 CONTROL_TIMEOUT_S = 120
+# The on-demand revalidation secret the tests' Worker gets (`--var`, as a secret would be).
+REVALIDATE_SECRET = "local-tests-revalidate-secret"
 
 
 @dataclass
@@ -151,6 +154,28 @@ def _serve(root: Path, log_path: Path) -> Iterator[WorkerClient]:
         runtime.stop()
 
 
+def serve_project(
+    root: Path, base: Path, isolates: int = 1, vars: dict[str, str] | None = None
+) -> Iterator[list[WorkerClient]]:
+    """The project at `root` in the local runtime, with its KV and D1 data in a fresh
+    folder under `base` (its D1 migrations applied there first, as scripts/dev.sh does)
+    and the test secret set: one client per isolate."""
+    persist = base / "state"
+    apply_d1_migrations(root, persist)
+    runtime = LocalRuntimeProcess(
+        root,
+        base / "runtime.log",
+        isolates=isolates,
+        persist_to=persist,
+        vars={"REVALIDATE_SECRET": REVALIDATE_SECRET, **(vars or {})},
+    )
+    runtime.start()
+    try:
+        yield [WorkerClient(url, runtime.control, "local", runtime) for url in runtime.urls]
+    finally:
+        runtime.stop()
+
+
 @pytest.fixture(scope="session")
 def worker(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -163,8 +188,20 @@ def worker(
         raise pytest.UsageError(f"WORKER_TARGET must be 'local' or 'wrangler-dev', not {TARGET!r}")
     request.getfixturevalue("runtime_installed")
     request.getfixturevalue("built_site")
-    log_path = tmp_path_factory.mktemp("runtime") / "worker.log"
-    yield from _serve(ROOT, log_path)
+    for clients in serve_project(ROOT, tmp_path_factory.mktemp("runtime")):
+        yield clients[0]
+
+
+@pytest.fixture(scope="session")
+def isolates(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[WorkerClient]]:
+    """Two isolates of the project's Worker sharing KV and D1 (local runtime only)."""
+    if TARGET != "local":
+        pytest.skip(f"two isolates need the local runtime (WORKER_TARGET={TARGET})")
+    request.getfixturevalue("runtime_installed")
+    request.getfixturevalue("built_site")
+    yield from serve_project(ROOT, tmp_path_factory.mktemp("isolates"), isolates=2)
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ PULSE_REVALIDATE_S = 2
 
 @pytest.fixture
 def fresh(local_worker: WorkerClient) -> WorkerClient:
+    """A fresh isolate of a fresh deployment: empty memory, nothing in KV or D1."""
     local_worker.clear_faults()
+    local_worker.control.reset_storage()
     local_worker.restart()
     return local_worker
 

@@ -38,8 +38,10 @@ def route_fetches(worker: WorkerClient) -> Counter[str]:
 
 @pytest.fixture
 def fresh(local_worker: WorkerClient) -> WorkerClient:
-    """A fresh isolate with no faults: empty memory cache, nothing seeded yet."""
+    """A fresh isolate of a fresh deployment, no faults: empty memory cache, nothing seeded
+    yet, nothing in KV or D1."""
     local_worker.clear_faults()
+    local_worker.control.reset_storage()
     local_worker.restart()
     yield local_worker
     local_worker.clear_faults()
