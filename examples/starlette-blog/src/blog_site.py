@@ -8,6 +8,7 @@ Every cache rule comes from the app's own `Cache-Control` and `Cache-Tag` header
 """
 
 from blog_app import PRERENDER, app
+
 from seeding.asgi import AsgiSite
 
 SITE = AsgiSite(app, prerender=PRERENDER)

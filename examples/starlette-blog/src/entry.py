@@ -3,6 +3,7 @@
 import logging
 
 from blog_site import SITE
+
 from seeding.worker import entrypoint
 
 # Seeding and regeneration report to the Workers log (stderr); INFO shows regenerations.
