@@ -217,7 +217,7 @@ def test_workers_fetch_reaches_a_loopback_server_from_python(
     assert loopback.probes == ["workers.fetch"]
 
 
-# --- vendoring --------------------------------------------------------------------------------
+# --- vendoring (reading a project: tests/unit/test_vendor.py) ---------------------------------
 
 
 def test_vendoring_again_with_unchanged_inputs_installs_nothing(
@@ -226,21 +226,6 @@ def test_vendoring_again_with_unchanged_inputs_installs_nothing(
     lines: list[str] = []
     assert vendor_project(PROBE, log=lines.append) is False
     assert lines == [f"vendor: {PROBE / 'python_modules'} is up to date (--force reinstalls)"]
-
-
-def test_a_dependency_on_a_missing_folder_fails_naming_the_file_and_the_folder(
-    tmp_path: Path,
-) -> None:
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\nversion = "0"\ndependencies = ["lib @ file:../no-such-lib"]\n'
-    )
-    with pytest.raises(VendorError) as failure:
-        vendor_project(tmp_path, log=_quiet)
-    message = str(failure.value)
-    assert str(tmp_path / "pyproject.toml") in message
-    assert str(tmp_path.parent / "no-such-lib") in message
-    assert "not a folder" in message
-    assert not (tmp_path / "python_modules").exists()
 
 
 def test_a_package_with_no_usable_wheel_fails_naming_it_and_the_fix(tmp_path: Path) -> None:
