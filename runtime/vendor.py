@@ -189,7 +189,12 @@ def _source_files(folder: Path) -> list[str]:
     except OSError:  # no git on this machine
         listed = None
     if listed is not None and listed.returncode == 0:
-        return sorted(p for p in listed.stdout.decode().split("\0") if p)
+        # A build of the package rewrites its *.egg-info even where git tracks it.
+        return sorted(
+            p
+            for p in listed.stdout.decode().split("\0")
+            if p and not any(part.endswith(".egg-info") for part in p.split("/")[:-1])
+        )
     skip = {"__pycache__", "node_modules", "python_modules", "build", "dist"}
     files = []
     for path in folder.rglob("*"):

@@ -11,8 +11,8 @@ bash scripts/setup-node.sh
 bash scripts/setup-chromium.sh
 
 echo "test: ruff"
-.venv/bin/ruff check src scripts tests bench runtime
-.venv/bin/ruff format --check src scripts tests bench runtime
+.venv/bin/ruff check src scripts tests bench runtime examples
+.venv/bin/ruff format --check src scripts tests bench runtime examples
 echo "test: mypy src/seeding"
 .venv/bin/mypy --no-error-summary src/seeding
 echo "test: pytest"
