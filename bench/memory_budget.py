@@ -1,7 +1,7 @@
 """d. Memory: one request for each of many distinct routes, with the default cache budget.
 
-The Worker (a snapshot of src/, this repository's wrangler.toml, so SEED_CACHE_MAX_BYTES
-is the default 32 MiB) serves the synthetic site of `routes` routes in the sharded layout
+The Worker (the snapshot's src/ and wrangler.toml, so SEED_CACHE_MAX_BYTES is the
+default 32 MiB) serves the synthetic site of `routes` routes in its pack layout
 (bench/sites.py). Every route key of the site is requested once, in a shuffled order, by
 `concurrency` keep-alive connections; the synthetic routes are not the example app's, so
 the 1 in 50 that the build lists as on-demand and the pages whose 60 s or 1 h revalidate
@@ -22,23 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.goals import budget_goal
-from bench.harness import (
-    BenchRuntime,
-    LoadResult,
-    figure,
-    log,
-    make_project,
-    rss_bytes,
-    run_load,
-    source_dir,
-)
-from bench.sites import synthetic_assets
+from bench.load import LoadResult, run_load
+from bench.local import BenchRuntime
+from bench.machine import log
+from bench.procfs import rss_bytes
+from bench.projects import make_project, source_dir
+from bench.sites import synthetic_layout
+from bench.stats import figure
 from bench.synthetic_site import route_keys
 
 # Runs once in the isolate, after its first request made the handler.
 INSTRUMENT = """
 import entry
-cache = entry._handler.cache
+cache = entry.Default.isolate.handler.cache
 if not hasattr(cache, "_bench_peak"):
     cache._bench_peak = cache.stats.bytes
     cache._bench_sets = 0
@@ -63,9 +59,8 @@ p = m._malloc(40)
 m._mallinfo(p)
 info = [m.HEAP32[p // 4 + i] for i in range(10)]
 m._free(p)
-h = entry._handler
+h = entry.Default.isolate.handler
 c = h.cache
-index = h.index
 {
     "bytes": c.stats.bytes,
     "recount": sum(e.size + len(k) for k, e in c._entries.items()),
@@ -77,8 +72,6 @@ index = h.index
     "rejected": c.stats.rejected,
     "peak": c._bench_peak,
     "sets": c._bench_sets,
-    "index_shards": getattr(index, "cached_shards", None),
-    "index_shard_bytes": getattr(index, "cached_shard_bytes", None),
     "asset_fetches": h.seeder.asset_fetches,
     "bytes_fetched": h.seeder.bytes_fetched,
     "wasm_heap": m.HEAP8.length,
@@ -97,8 +90,10 @@ def run(
     max_seconds: float,
     max_rss: int = 6 * 2**30,
 ) -> dict[str, Any]:
-    assets = synthetic_assets(routes, "sharded")
-    project = make_project(work / "memory", src=source_dir(), assets_dir=assets)
+    laid = synthetic_layout(routes, "packs")
+    project = make_project(
+        work / "memory", src=source_dir(), assets_dir=laid.assets, build_module=laid.build_module
+    )
     keys = route_keys(routes)
     random.Random(20261124).shuffle(keys)
     keys = keys[:requests]
@@ -110,7 +105,7 @@ def run(
         runtime.restart()
         first = runtime.get(keys[0])
         done = 1
-        budget = runtime.evaluate(INSTRUMENT)
+        budget = runtime.control.evaluate(INSTRUMENT)
         pid = runtime.workerd_pid()
         rss_start = rss_bytes(pid)
         samples.append(_snapshot(runtime, pid, done, started))
@@ -138,7 +133,7 @@ def run(
                 f"{snap['entries']:,} entries, {snap['evictions']:,} evictions, "
                 f"RSS {snap['rss'] / 2**20:.0f} MiB"
             )
-        errors = runtime.python_log().get("errors", [])
+        errors = runtime.control.python_log().get("errors", [])
     return summarize(
         samples,
         loads,
@@ -154,7 +149,7 @@ def run(
 
 
 def _snapshot(runtime: BenchRuntime, pid: int, done: int, started: float) -> dict[str, Any]:
-    snap = runtime.evaluate(SNAPSHOT)
+    snap = runtime.control.evaluate(SNAPSHOT)
     snap["rss"] = rss_bytes(pid)
     snap["requests"] = done
     snap["t"] = round(time.monotonic() - started, 1)
@@ -236,7 +231,7 @@ def summarize(
             "routes": routes,
             "requests": planned,
             "concurrency": concurrency,
-            "layout": "sharded",
+            "layout": "packs",
         },
         "figures": figures,
         "goals": [budget_goal(samples, done, planned)],
@@ -246,8 +241,7 @@ def summarize(
             f"cache statuses {cache}.",
             f"At the end: {last['entries']:,} entries, {last['bytes']:,} B "
             f"({last['bytes'] / budget:.1%} of the budget), {last['evictions']:,} evictions, "
-            f"{last['rejected']} rejected, {last['sets']:,} stores; the index holds "
-            f"{last['index_shards']} shards ({last['index_shard_bytes']:,} B); "
+            f"{last['rejected']} rejected, {last['sets']:,} stores; "
             f"{last['asset_fetches']:,} asset fetches, {last['bytes_fetched']:,} B fetched.",
             "The cache is read through the runtime's test-mode eval (no code path in src/): "
             "its statistics, a recount of every entry's bytes, and a peak recorded by wrapping "

@@ -1,24 +1,27 @@
 #!/usr/bin/env python3
 """Run the benchmarks against the local runtime and write bench/RESULTS.md.
 
-    .venv/bin/python bench/run_all.py            # the full run (about an hour on 2 cores)
-    .venv/bin/python bench/run_all.py --quick    # a smoke run (a few minutes)
-    .venv/bin/python bench/run_all.py --only warm,concurrency
+    .venv/bin/python -m bench.run_all            # the full run (about 40 minutes on 2 cores)
+    .venv/bin/python -m bench.run_all --quick    # a smoke run (a few minutes)
+    .venv/bin/python -m bench.run_all --only warm,concurrency
 
 Benchmarks (each its own module in bench/, each saving bench/results/<name>.json):
 
-    cold         a. cold seed vs render: first request of a fresh isolate, CPU and latency
-    warm         b. warm hit vs a constant Worker: latency, requests/s
+    cold         a. cold seed against its floor (a constant Worker making the same fetch)
+    warm         b. warm hit vs a constant Worker, one at a time and at concurrency 8
     scale        c. cold seed for synthetic sites of 1,000 / 10,000 / 100,000 routes
     memory       d. distinct routes against the cache budget
     concurrency  e. 100 concurrent cold requests: fetches per file
+    load         the load-with-faults soak (bench/soak/)
+    starlette    the Starlette example against the stdlib blog: cold start, render, seed
+    shared       the shared tier (KV, D1): skipped while the Worker binds neither
 
 Then bench/report.py assembles bench/RESULTS.md (goals PASS/FAIL, tables, notes) from
-every JSON there plus any other *.md section, and the page is printed. Runs hold the lock
-/tmp/bench.lock (shared with other load tests on this machine); under
-`flock /tmp/bench.lock ...` the parent's lock is used. The local runtime's setup runs first
-(scripts/setup-node.sh, scripts/vendor_sdk.sh: at once when done). Synthetic sites are cached in
-bench/.cache/ (about 3 GB for 100,000 routes in both layouts).
+every JSON there, and the page is printed. Runs hold the lock /tmp/bench.lock (shared with
+other load tests on this machine); under `flock /tmp/bench.lock ...` the parent's lock is
+used. The local runtime's setup runs first (scripts/setup-node.sh, scripts/vendor_sdk.sh:
+at once when done). Synthetic sites are cached in bench/.cache/ (about 3 GB for 100,000
+routes in both layouts).
 
 Exit codes: 0 every benchmark ran (goals may FAIL: they are results); 1 a benchmark
 failed to run (the others still ran; its previous JSON is kept); 2 usage.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import os
 import shlex
 import shutil
@@ -42,30 +46,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-for _entry in (str(ROOT), str(ROOT / "src")):
-    if _entry not in sys.path:
-        sys.path.insert(0, _entry)
+from bench import projects, report
+from bench.machine import ROOT, git_info, log, machine_info
 
-from bench import harness, report  # noqa: E402
-
-BENCHMARKS = ("cold", "warm", "scale", "memory", "concurrency")
+BENCHMARKS = ("cold", "warm", "scale", "memory", "concurrency", "load", "starlette", "shared")
 LOCK = Path("/tmp/bench.lock")
+RESULTS_DIR = ROOT / "bench" / "results"
 
 FULL = {
-    "isolates": 30,
+    "isolates": 16,
     "warm_requests": 2000,
-    "warm_rounds": 6,
+    "warm_rounds": 3,
     "warm_warmup": 200,
     "concurrency": 8,
     "scales": [1_000, 10_000, 100_000],
-    "scale_isolates": 10,
+    "scale_isolates": 8,
+    "unlisted": 2_000,
     "memory_routes": 100_000,
-    "memory_requests": 100_000,
+    "memory_requests": 30_000,
     "memory_concurrency": 16,
     "memory_chunk": 5_000,
-    "memory_max_seconds": 2_700,
+    "memory_max_seconds": 900,
     "bursts": 5,
+    "load_requests": 20_000,
+    "starlette_isolates": 8,
+    "shared_seconds": 30,
 }
 QUICK = {
     **FULL,
@@ -75,11 +80,15 @@ QUICK = {
     "warm_warmup": 50,
     "scales": [1_000, 10_000],
     "scale_isolates": 2,
+    "unlisted": 300,
     "memory_routes": 10_000,
-    "memory_requests": 5_000,
+    "memory_requests": 3_000,
     "memory_chunk": 1_000,
-    "memory_max_seconds": 600,
+    "memory_max_seconds": 300,
     "bursts": 1,
+    "load_requests": 2_000,
+    "starlette_isolates": 2,
+    "shared_seconds": 8,
 }
 
 
@@ -89,10 +98,7 @@ def command_line(argv: list[str]) -> str:
     exe = Path(sys.executable)
     with contextlib.suppress(ValueError):
         exe = exe.relative_to(ROOT)
-    script = Path(sys.argv[0]).resolve()
-    with contextlib.suppress(ValueError):
-        script = script.relative_to(ROOT)
-    text = shlex.join([str(exe), str(script), *argv])
+    text = shlex.join([str(exe), "-m", "bench.run_all", *argv])
     parent = parent_flock()
     return f"flock {parent} {text}" if parent else text
 
@@ -139,7 +145,7 @@ def bench_lock(path: Path, enabled: bool) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            harness.log(f"waiting for {path} (another benchmark or load test holds it)")
+            log(f"waiting for {path} (another benchmark or load test holds it)")
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -157,10 +163,19 @@ def setup() -> None:
 
 
 def runners(p: dict[str, Any]) -> dict[str, Callable[[Path], dict[str, Any]]]:
-    from bench import cold_render, concurrency, memory_budget, scale_runtime, warm_hit
+    from bench import (
+        cold_seed,
+        concurrency,
+        memory_budget,
+        scale_runtime,
+        shared_tier,
+        starlette_site,
+        warm_hit,
+    )
+    from bench.soak import run as soak
 
     return {
-        "cold": lambda work: cold_render.run(work, isolates=p["isolates"]),
+        "cold": lambda work: cold_seed.run(work, isolates=p["isolates"]),
         "warm": lambda work: warm_hit.run(
             work,
             requests=p["warm_requests"],
@@ -169,7 +184,7 @@ def runners(p: dict[str, Any]) -> dict[str, Callable[[Path], dict[str, Any]]]:
             warmup=p["warm_warmup"],
         ),
         "scale": lambda work: scale_runtime.run(
-            work, scales=p["scales"], isolates=p["scale_isolates"]
+            work, scales=p["scales"], isolates=p["scale_isolates"], unlisted=p["unlisted"]
         ),
         "memory": lambda work: memory_budget.run(
             work,
@@ -180,6 +195,9 @@ def runners(p: dict[str, Any]) -> dict[str, Callable[[Path], dict[str, Any]]]:
             max_seconds=p["memory_max_seconds"],
         ),
         "concurrency": lambda work: concurrency.run(work, bursts=p["bursts"]),
+        "load": lambda work: soak.run(work, requests=p["load_requests"]),
+        "starlette": lambda work: starlette_site.run(work, isolates=p["starlette_isolates"]),
+        "shared": lambda work: shared_tier.run(work, seconds=p["shared_seconds"]),
     }
 
 
@@ -196,7 +214,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=",".join(BENCHMARKS),
         help=f"comma-separated benchmarks to run (default: all of {','.join(BENCHMARKS)})",
     )
-    parser.add_argument("--results", type=Path, default=harness.RESULTS_DIR, help="JSON output dir")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="JSON output dir")
     parser.add_argument("--out", type=Path, default=report.RESULTS_MD, help="the page to write")
     parser.add_argument("--no-lock", action="store_true", help=f"do not take {LOCK}")
     parser.add_argument("--keep-work", action="store_true", help="keep the temporary projects")
@@ -206,13 +224,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="serve src/ (and use scripts/, wrangler.toml) as they are in the working tree; "
         "by default they come from the commit (HEAD), snapshot when the run starts",
     )
+    parser.add_argument(
+        "--examples-ref",
+        help="take examples/ from this git ref (e.g. a branch wiring an example), not merged",
+    )
     parser.add_argument("--isolates", type=int, help="a: fresh isolates per variant")
     parser.add_argument("--warm-requests", type=int, help="b: requests per round")
     parser.add_argument("--scales", type=int, nargs="+", help="c: site sizes (routes)")
     parser.add_argument("--scale-isolates", type=int, help="c: fresh isolates per site/layout")
     parser.add_argument("--memory-requests", type=int, help="d: distinct routes requested")
     parser.add_argument("--memory-routes", type=int, help="d: synthetic site size")
-    parser.add_argument("--bursts", type=int, help="e: bursts per layout")
+    parser.add_argument("--bursts", type=int, help="e: bursts")
+    parser.add_argument("--load-requests", type=int, help="load: requests of the soak")
     args = parser.parse_args(argv)
     unknown = [b for b in args.only.split(",") if b not in BENCHMARKS]
     if unknown:
@@ -230,6 +253,7 @@ def params_for(args: argparse.Namespace) -> dict[str, Any]:
         "memory_requests",
         "memory_routes",
         "bursts",
+        "load_requests",
     ):
         value = getattr(args, key)
         if value is not None:
@@ -238,13 +262,20 @@ def params_for(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def write_result(name: str, payload: dict[str, Any], results_dir: Path) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=1) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     params = params_for(args)
     selected = [b for b in BENCHMARKS if b in args.only.split(",")]
     command = command_line(argv)
-    machine = harness.machine_info()
+    machine = machine_info()
     setup()
     failed = []
     with bench_lock(LOCK, not args.no_lock):
@@ -252,30 +283,42 @@ def main(argv: list[str] | None = None) -> int:
         try:
             # One snapshot for the whole run: what others commit or edit meanwhile is not
             # served by half of it.
-            commit = harness.git_info(include_sources=args.worktree)
-            harness.snapshot_sources(
-                work_root / "source", None if args.worktree else commit["commit"]
+            commit = git_info(include_sources=args.worktree)
+            projects.snapshot_sources(
+                work_root / "source",
+                None if args.worktree else commit["commit"],
+                examples_ref=args.examples_ref,
             )
+            if args.examples_ref:
+                commit["examples"] = {
+                    "ref": args.examples_ref,
+                    "commit": subprocess.run(
+                        ["git", "rev-parse", args.examples_ref],
+                        cwd=ROOT,
+                        capture_output=True,
+                        text=True,
+                    ).stdout.strip(),
+                }
             commit["source"] = "working tree" if args.worktree else "commit"
-            harness.log(
+            log(
                 f"{command}: {', '.join(selected)} at {commit['commit'][:10]} "
                 f"(src/ from the {commit['source']})"
             )
             table = runners(params)
             for name in selected:
                 started = time.monotonic()
-                harness.log(f"--- {name} ---")
+                log(f"--- {name} ---")
                 work = work_root / name
                 work.mkdir()
                 try:
                     payload = table[name](work)
                 except Exception:
                     failed.append(name)
-                    harness.log(f"{name} failed (work dir {work}):\n{traceback.format_exc()}")
+                    log(f"{name} failed (work dir {work}):\n{traceback.format_exc()}")
                     args.keep_work = True
                     continue
-                if harness.WORKER_PYTHON:
-                    machine["python_in_worker"] = harness.WORKER_PYTHON
+                if payload.get("python_in_worker"):
+                    machine["python_in_worker"] = payload["python_in_worker"]
                 payload["meta"] = {
                     "command": command,
                     "quick": args.quick,
@@ -285,17 +328,17 @@ def main(argv: list[str] | None = None) -> int:
                     "machine": machine,
                     "params": {k: v for k, v in params.items()},
                 }
-                path = harness.write_result(name, payload, args.results)
-                harness.log(f"{name}: wrote {path}")
+                path = write_result(name, payload, args.results)
+                log(f"{name}: wrote {path}")
         finally:
             if args.keep_work:
-                harness.log(f"work dir kept: {work_root}")
+                log(f"work dir kept: {work_root}")
             else:
                 shutil.rmtree(work_root, ignore_errors=True)
     text = report.assemble(args.results, args.out)
     print(text)
     if failed:
-        harness.log(f"failed to run: {', '.join(failed)}")
+        log(f"failed to run: {', '.join(failed)}")
         return 1
     return 0
 

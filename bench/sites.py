@@ -1,11 +1,16 @@
 """Synthetic sites for the scale benchmarks, made once and cached under bench/.cache/.
 
-A build (bench/synthetic_site.py) and each layout of it (scripts/copy_prerender.py) live
-in a directory named by their parameters and a digest of the code that made them, so a
-change to the generator or the layout code makes new ones (and the stale ones of the
-same parameters are removed: 100,000 routes take over a gigabyte per copy).
+A build (`bench.synthetic_site`) and each layout of it live in a directory named by their
+parameters and a digest of the code that made them, so a change to the generator or to
+the layout code makes new ones (and removes the stale ones of the same parameters: a
+copy of 100,000 routes is over a gigabyte).
 
-    python bench/sites.py --routes 1000 10000 100000    # make them ahead of a run
+- "packs": the Worker's layout, by the snapshot's copy step (`seeding.build.copy`):
+  `public/__prerender/packs/` and `worker/prerender_build.py`, the build module a project
+  serving it takes into its src/;
+- "manifest": the baseline (`bench.baselines.manifest_layout`): the build, hard-linked.
+
+    python -m bench.sites --routes 1000 10000 100000    # make them ahead of a run
 """
 
 from __future__ import annotations
@@ -15,39 +20,54 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-for _entry in (str(ROOT), str(ROOT / "src")):
-    if _entry not in sys.path:
-        sys.path.insert(0, _entry)
+from bench import projects
+from bench.baselines.manifest_layout import copy_manifest_layout
+from bench.machine import ROOT, log
+from bench.projects import cache_key, run_build_step
+from bench.synthetic_site import SiteSpec, write_site
+from seeding.build_identity import BUILD_MODULE
 
-from bench import harness  # noqa: E402
-from bench.harness import CACHE_DIR, cache_key, log, run_script  # noqa: E402
-from bench.synthetic_site import SiteSpec, write_site  # noqa: E402
-from scripts.copy_prerender import PAID_PLAN_FILES, plan_files  # noqa: E402
-from seeding.routes import PRERENDER_DIR  # noqa: E402
+CACHE_DIR = ROOT / "bench" / ".cache"
+DONE = ".done"
+LAYOUTS = ("packs", "manifest")
+
+
+@dataclass(frozen=True)
+class LaidOut:
+    """A synthetic site laid out for serving: its assets dir, and the build module a
+    Worker serving it needs (None for the baseline, whose Worker reads the manifest)."""
+
+    routes: int
+    layout: str
+    assets: Path
+    build_module: Path | None
+    made_in: str
 
 
 def generator_sources() -> list[Path]:
-    # The generator runs here, with the seeding modules of this process (the working tree).
+    # The generator runs in this process, with the installed `seeding`.
+    seeding = ROOT / "src" / "seeding"
     return [
         ROOT / "bench" / "synthetic_site.py",
-        ROOT / "src" / "seeding" / "manifest.py",
-        ROOT / "src" / "seeding" / "routes.py",
+        seeding / "build" / "manifest.py",
+        seeding / "schema.py",
     ]
 
 
-def layout_sources() -> list[Path]:
-    # The layout is made by the snapshot's copy script (bench.harness.SOURCE).
+def layout_sources(layout: str) -> list[Path]:
+    if layout == "manifest":
+        return [ROOT / "bench" / "baselines" / "manifest_layout.py"]
+    seeding = projects.SOURCE / "src" / "seeding"  # the snapshot's copy step runs
     return [
-        harness.SOURCE / "scripts" / "copy_prerender.py",
-        harness.SOURCE / "src" / "seeding" / "layout.py",
+        seeding / "build" / "copy.py",
+        seeding / "build" / "plan.py",
+        seeding / "packs.py",
+        seeding / "membership.py",
+        seeding / "build_identity.py",
     ]
-
-
-DONE = ".done"
-LAYOUTS = ("sharded", "manifest")
 
 
 def _params(spec: SiteSpec) -> dict[str, object]:
@@ -72,60 +92,45 @@ def synthetic_build(routes: int, cache_dir: Path = CACHE_DIR) -> Path:
     """The build directory of the synthetic site of `routes` routes (made if missing)."""
     spec = SiteSpec(routes)
     home = cache_dir / cache_key("site", _params(spec), generator_sources())
-    build = home / "build"
-    if (home / DONE).exists():
-        return build
-    home.mkdir(parents=True, exist_ok=True)
-    _prune(home)
-    log(f"generating a synthetic site of {routes} routes -> {build}")
-    started = time.monotonic()
-    write_site(spec, build, progress=routes >= 10_000)
-    (home / DONE).write_text(f"{time.monotonic() - started:.1f} s\n")
-    return build
+    if not (home / DONE).exists():
+        home.mkdir(parents=True, exist_ok=True)
+        _prune(home)
+        log(f"generating a synthetic site of {routes:,} routes -> {home / 'build'}")
+        started = time.monotonic()
+        write_site(spec, home / "build", progress=routes >= 10_000)
+        (home / DONE).write_text(f"{time.monotonic() - started:.1f} s\n")
+    return home / "build"
 
 
-def synthetic_assets(routes: int, layout: str, cache_dir: Path = CACHE_DIR) -> Path:
-    """An assets directory holding `__prerender/` in `layout` for the synthetic site of
-    `routes` routes (made if missing). scripts/copy_prerender.py lays it out; where it
-    refuses (the manifest layout of 100,000 routes is 200,001 files, over the 100,000 a
-    deploy may have), the build directory itself is linked in, file for file (hard
-    links): the manifest layout is the build's own tree, the same bytes."""
+def synthetic_layout(routes: int, layout: str, cache_dir: Path = CACHE_DIR) -> LaidOut:
+    """The synthetic site of `routes` routes laid out in `layout` (made if missing)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout {layout!r}: use one of {LAYOUTS}")
     build = synthetic_build(routes, cache_dir)
-    spec = SiteSpec(routes)
-    params = {**_params(spec), "layout": layout}
-    home = cache_dir / cache_key("assets", params, generator_sources() + layout_sources())
-    public = home / "public"
-    if (home / DONE).exists():
-        return public
-    home.mkdir(parents=True, exist_ok=True)
-    _prune(home)
-    shutil.rmtree(public, ignore_errors=True)
-    public.mkdir()
-    log(f"laying out {routes} routes ({layout}) -> {public}")
-    started = time.monotonic()
-    how = "copy_prerender"
-    if layout == "manifest" and deployable_files(routes, layout) > PAID_PLAN_FILES:
-        shutil.copytree(build, public / PRERENDER_DIR, copy_function=os.link)
-        how = "hard links of the build (copy_prerender refuses over 100,000 files)"
-    else:
-        run_script("scripts/copy_prerender.py", build, public, "--layout", layout)
-    (home / DONE).write_text(f"{how}; {time.monotonic() - started:.1f} s\n")
-    return public
-
-
-def layout_method(assets: Path) -> str:
-    done = assets.parent / DONE
-    return done.read_text().split(";")[0].strip() if done.exists() else "unknown"
-
-
-def deployable_files(routes: int, layout: str) -> int:
-    """Files `copy_prerender.py --layout LAYOUT` would write for the synthetic site."""
-    from bench.synthetic_site import synthetic_manifest
-
-    files, _ = plan_files(synthetic_manifest(SiteSpec(routes)), layout)
-    return files
+    params = {**_params(SiteSpec(routes)), "layout": layout}
+    home = cache_dir / cache_key("assets", params, generator_sources() + layout_sources(layout))
+    public, worker = home / "public", home / "worker"
+    if not (home / DONE).exists():
+        home.mkdir(parents=True, exist_ok=True)
+        _prune(home)
+        for stale in (public, worker):
+            shutil.rmtree(stale, ignore_errors=True)
+            stale.mkdir()
+        log(f"laying out {routes:,} routes ({layout}) -> {public}")
+        started = time.monotonic()
+        if layout == "manifest":
+            copy_manifest_layout(build, public)
+        else:
+            run_build_step("copy", build, public, "--worker-dir", worker)
+        (home / DONE).write_text(f"{time.monotonic() - started:.1f} s\n")
+    module = worker / f"{BUILD_MODULE}.py"
+    return LaidOut(
+        routes,
+        layout,
+        public,
+        module if module.exists() else None,
+        (home / DONE).read_text().strip(),
+    )
 
 
 def count_files(directory: Path) -> int:
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for routes in args.routes:
         for layout in args.layouts:
-            print(synthetic_assets(routes, layout))
+            print(synthetic_layout(routes, layout).assets)
     return 0
 
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Write a synthetic prerender build of N routes, for benchmarks at scale.
 
-    python bench/synthetic_site.py --routes 100000 --out /tmp/site100k
-    python scripts/copy_prerender.py /tmp/site100k /tmp/public100k --layout sharded
+    python -m bench.synthetic_site --routes 100000 --out /tmp/site100k
+    python scripts/copy_prerender.py /tmp/site100k /tmp/public100k --worker-dir /tmp/w100k
 
-The output is what `scripts/prerender.py` writes (same contract: `seeding.routes`
-names the files, `seeding.manifest` the manifest), so the copy script and the Worker
-cannot tell it from a real build. It is deterministic: the same arguments give the
+The output is what the prerender step writes (same contract: `seeding.build.manifest`
+names the files and writes the manifest), so the copy step and the Worker cannot tell
+it from a real build. It is deterministic: the same arguments give the
 same bytes, but for the build id and time, which are fixed unless asked otherwise.
 
 Pages are realistic in size and shape: HTML of 5-15 KB and JSON data of 1-3 KB by
@@ -33,18 +33,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
-
-from seeding.config import DEFAULT_EXPIRE_SECONDS  # noqa: E402
-from seeding.manifest import (  # noqa: E402
+from seeding.build.manifest import (
+    MANIFEST_FILE,
+    BuiltRoute,
+    BuiltVariant,
     PrerenderManifest,
-    RouteRecord,
-    RouteStatus,
-    VariantRecord,
+    variant_file,
 )
-from seeding.routes import MANIFEST_FILE, Variant, variant_file  # noqa: E402
+from seeding.config import DEFAULT_EXPIRE_SECONDS
+from seeding.routes import Variant
+from seeding.schema import RouteStatus
 
 DEFAULT_SEED = 20261124
 DEFAULT_HTML_BYTES = (5_000, 15_000)
@@ -110,16 +108,14 @@ def page_specs(spec: SiteSpec) -> Iterator[PageSpec]:
 def synthetic_manifest(spec: SiteSpec) -> PrerenderManifest:
     """The manifest a build of `spec` has, without writing or even making a page:
     what planning and budget checks need for 100,000 routes in a unit test."""
-    routes: dict[str, RouteRecord] = {}
-    for page in page_specs(spec):
-        routes[page.route] = _record(page)
-    return PrerenderManifest(spec.build_id, spec.built_at, "", False, routes)
+    routes = {page.route: _record(page) for page in page_specs(spec)}
+    return PrerenderManifest(spec.build_id, spec.built_at, "", False, True, routes)
 
 
-def _record(page: PageSpec) -> RouteRecord:
+def _record(page: PageSpec) -> BuiltRoute:
     if page.skipped:
-        return RouteRecord(page.route, page.route, RouteStatus.SKIPPED, reason="on-demand")
-    return RouteRecord(
+        return BuiltRoute(page.route, page.route, RouteStatus.SKIPPED, reason="on-demand")
+    return BuiltRoute(
         path=page.route,
         pattern=_pattern(page.route),
         status=RouteStatus.RENDERED,
@@ -127,12 +123,12 @@ def _record(page: PageSpec) -> RouteRecord:
         expire=DEFAULT_EXPIRE_SECONDS,
         http_status=200,
         variants={
-            Variant.HTML: VariantRecord(
+            Variant.HTML: BuiltVariant(
                 variant_file(page.route, Variant.HTML),
                 page.html_bytes,
                 {"content-type": Variant.HTML.content_type},
             ),
-            Variant.DATA: VariantRecord(
+            Variant.DATA: BuiltVariant(
                 variant_file(page.route, Variant.DATA),
                 page.data_bytes,
                 {"content-type": Variant.DATA.content_type},
@@ -193,7 +189,7 @@ def write_site(spec: SiteSpec, out: Path, *, progress: bool = False) -> Prerende
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-staging-", dir=out.parent))
     try:
         text = _Text(spec.seed)
-        routes: dict[str, RouteRecord] = {}
+        routes: dict[str, BuiltRoute] = {}
         made: set[str] = set()
         started = time.monotonic()
         for n, page in enumerate(page_specs(spec), 1):
@@ -214,7 +210,7 @@ def write_site(spec: SiteSpec, out: Path, *, progress: bool = False) -> Prerende
                         os.close(fd)
             if progress and n % 10_000 == 0:
                 print(f"synthetic: {n}/{spec.routes} routes, {time.monotonic() - started:.1f} s")
-        manifest = PrerenderManifest(spec.build_id, spec.built_at, "", False, routes)
+        manifest = PrerenderManifest(spec.build_id, spec.built_at, "", False, True, routes)
         (staging / MANIFEST_FILE).parent.mkdir(parents=True, exist_ok=True)
         (staging / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         if out.exists():
@@ -240,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Write a deterministic synthetic prerender build (manifest + route "
         "files, the contract of scripts/prerender.py) for benchmarks.",
-        epilog="Exit codes: 0 done, 2 usage. Then: scripts/copy_prerender.py OUT ASSETS_DIR",
+        epilog="Exit codes: 0 done, 2 usage. Then: scripts/copy_prerender.py OUT ASSETS_DIR "
+        "--worker-dir WORKER_DIR",
     )
     parser.add_argument("--routes", type=int, required=True, help="number of routes (>= 1)")
     parser.add_argument("--out", type=Path, required=True, help="build directory to (re)create")
