@@ -24,7 +24,7 @@ from bench.baselines.manifest_layout import manifest_layout_files
 from bench.synthetic_site import SiteSpec, synthetic_manifest
 from seeding.build.copy import FREE_PLAN_FILES, PAID_PLAN_FILES
 from seeding.build.plan import plan_packs
-from seeding.build_identity import BuildIdentity, parse_identity
+from seeding.build_identity import BuildIdentity, identity_of
 from seeding.packs import RouteDigest
 
 
@@ -59,7 +59,7 @@ def load_identity_module(path: Path) -> BuildIdentity:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return parse_identity(module.BUILD, module.FILTER, module.OCCUPIED, str(path))
+    return identity_of(module, str(path))
 
 
 def unlisted_keys(count: int, seed: int = 7) -> list[str]:

@@ -112,6 +112,17 @@ def parse_identity(
     )
 
 
+def identity_of(generated: object, source: str = BUILD_MODULE) -> BuildIdentity:
+    """The identity held by a module object (or any object with its attributes)."""
+    return parse_identity(
+        getattr(generated, "BUILD", None),
+        getattr(generated, "FILTER", None),
+        getattr(generated, "OCCUPIED", None),
+        getattr(generated, "STATIC", None),
+        source,
+    )
+
+
 def check_site(identity: BuildIdentity, config: SiteConfig, source: str = BUILD_MODULE) -> None:
     """Raise `SchemaError` when the build was made for other URL settings than the
     Worker's site: its route keys would not be the ones requests resolve to."""
@@ -140,13 +151,7 @@ def load_identity(config: SiteConfig, module: str = BUILD_MODULE) -> BuildIdenti
         )
         return None
     try:
-        identity = parse_identity(
-            getattr(generated, "BUILD", None),
-            getattr(generated, "FILTER", None),
-            getattr(generated, "OCCUPIED", None),
-            getattr(generated, "STATIC", None),
-            module,
-        )
+        identity = identity_of(generated, module)
         check_site(identity, config, module)
     except SchemaError as exc:
         log.error("seeding: %s; every page renders", exc)

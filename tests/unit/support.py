@@ -5,12 +5,14 @@ fake asset store) over their output."""
 from __future__ import annotations
 
 import asyncio
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
 from seeding.build.copy import CopyResult, copy_build
 from seeding.build.prerender import ExitCode, write_build
-from seeding.build_identity import BUILD_MODULE, BuildIdentity, parse_identity
+from seeding.build_identity import BUILD_MODULE, BuildIdentity
+from seeding.build_identity import identity_of as module_identity
 from seeding.cache import MemoryCache
 from seeding.handler import Bindings, Revalidation, SiteHandler
 from seeding.http import Request, Response
@@ -68,15 +70,9 @@ def copy(build: Path, public: Path, worker_dir: Path | None = None) -> Deploy:
 
 def identity_of(module: Path) -> BuildIdentity:
     """The build identity a Worker importing `module` would have."""
-    namespace: dict[str, object] = {}
-    exec(compile(module.read_text(), str(module), "exec"), namespace)
-    return parse_identity(
-        namespace["BUILD"],
-        namespace["FILTER"],
-        namespace["OCCUPIED"],
-        namespace["STATIC"],
-        module.name,
-    )
+    namespace = types.SimpleNamespace()
+    exec(compile(module.read_text(), str(module), "exec"), vars(namespace))
+    return module_identity(namespace, module.name)
 
 
 class Isolate:

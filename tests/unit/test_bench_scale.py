@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import types
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from bench.synthetic_site import (
 )
 from seeding.build.copy import copy_build
 from seeding.build.manifest import MANIFEST_FILE, parse_manifest
+from seeding.build_identity import identity_of
 from seeding.routes import Variant, validate_route_key
 from seeding.schema import RouteStatus
 
@@ -74,11 +76,9 @@ def test_unlisted_paths_fetch_in_under_one_percent_at_100000_routes() -> None:
     from seeding.build.plan import plan_packs
 
     module = plan_packs(manifest).build_module()
-    namespace: dict = {}
-    exec(module, namespace)
-    from seeding.build_identity import parse_identity
-
-    identity = parse_identity(namespace["BUILD"], namespace["FILTER"], namespace["OCCUPIED"])
+    namespace = types.SimpleNamespace()
+    exec(module, vars(namespace))
+    identity = identity_of(namespace)
     assert fetching_share(identity, unlisted_keys(20_000)) < 0.01
     assert set(unlisted_keys(50)).isdisjoint(manifest.routes)
 
