@@ -211,12 +211,24 @@ def local_worker(worker: WorkerClient) -> WorkerClient:
     return worker
 
 
+SHARED_TIER_MARK = "# The shared tier"
+
+
+def wrangler_without_shared_tier() -> str:
+    """This repository's wrangler.toml without its KV and D1 sections (they come last,
+    after SHARED_TIER_MARK)."""
+    config = (ROOT / "wrangler.toml").read_text()
+    assert SHARED_TIER_MARK in config, f"wrangler.toml lost its {SHARED_TIER_MARK!r} comment"
+    return config[: config.index(SHARED_TIER_MARK)]
+
+
 @pytest.fixture(scope="session")
 def probe_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project holding the probe Worker: this repository's wrangler.toml (copied, so the
-    settings are the real ones), the probe's src/, a small public/ and the vendored SDK."""
+    settings are the real ones, less the shared tier's bindings), the probe's src/, a
+    small public/ and the vendored SDK."""
     root = tmp_path_factory.mktemp("probe")
-    shutil.copy(ROOT / "wrangler.toml", root / "wrangler.toml")
+    (root / "wrangler.toml").write_text(wrangler_without_shared_tier())
     shutil.copytree(PROBE_SRC, root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     public = root / "public"
     (public / "__prerender").mkdir(parents=True)

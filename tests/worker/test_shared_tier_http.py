@@ -28,6 +28,7 @@ from tests.worker.conftest import (
     HttpResponse,
     WorkerClient,
     serve_project,
+    wrangler_without_shared_tier,
 )
 
 pytestmark = pytest.mark.skipif(TARGET != "local", reason="two isolates need the local runtime")
@@ -195,9 +196,7 @@ def test_after_a_new_build_the_previous_builds_pages_are_never_served(
 def test_without_the_bindings_the_worker_behaves_as_before(
     runtime_installed: None, tmp_path: Path
 ) -> None:
-    config = (ROOT / "wrangler.toml").read_text()
-    bare = config[: config.index("# The shared tier")]
-    root = make_project(tmp_path, bare)
+    root = make_project(tmp_path, wrangler_without_shared_tier())
     for clients in serve_project(root, tmp_path):
         worker = clients[0]
         seeded = worker.get("/about")
