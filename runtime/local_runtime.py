@@ -263,27 +263,45 @@ class LocalRuntimeProcess:
             self.proc.wait(timeout=10)
 
 
-def run_wrangler(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_wrangler(
+    args: list[str], cwd: Path, *, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """The wrangler pinned in package.json, run in `cwd` with the Node 22 of
     node_modules/.bin first on PATH, offline-friendly and never waiting for input: no
     prompts (CI=true: wrangler takes the default answer), no metrics, no banner (the banner
-    also checks for a newer wrangler). Output is captured; the caller reads the exit code."""
+    also checks for a newer wrangler); `env` adds variables. Output is captured; the caller
+    reads the exit code."""
     bin_dir = ROOT / "node_modules" / ".bin"
-    env = {
+    full_env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "CI": "true",
         "WRANGLER_SEND_METRICS": "false",
         "WRANGLER_HIDE_BANNER": "true",
+        **(env or {}),
     }
     return subprocess.run(
         [str(bin_dir / "wrangler"), *args],
         cwd=cwd,
-        env=env,
+        env=full_env,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
+        timeout=timeout,
     )
+
+
+def wrangler_dry_run(project: Path, outdir: Path) -> tuple[set[str], str]:
+    """What `wrangler deploy` would upload from `project`: the files `--dry-run --outdir`
+    wrote (relative paths), and wrangler's output, in which (WRANGLER_LOG=debug) every
+    asset it read is listed, one "/path" a line. A failed dry run raises with that output."""
+    result = run_wrangler(
+        ["deploy", "--dry-run", "--outdir", str(outdir)], project, env={"WRANGLER_LOG": "debug"}
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(f"wrangler deploy --dry-run failed in {project}:\n{output}")
+    return {p.relative_to(outdir).as_posix() for p in outdir.rglob("*") if p.is_file()}, output
 
 
 def apply_d1_migrations(

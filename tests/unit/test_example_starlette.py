@@ -11,11 +11,9 @@ import inspect
 import json
 import random
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -23,6 +21,8 @@ from typing import Any
 import anyio.to_thread
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
+
+from tests.loopback import LoopbackServer
 
 with warnings.catch_warnings():
     # Starlette 1.10 prefers `httpx2` for its TestClient; `httpx` still works.
@@ -251,40 +251,28 @@ class Upstream:
     def __init__(self) -> None:
         self.status = 200
         self.body = json.dumps(RELEASES).encode()
-        self.requests = 0
-        upstream = self
+        self.loopback = LoopbackServer("/releases.json", lambda _: (self.status, JSON, self.body))
+        self.url = self.loopback.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                upstream.requests += 1
-                self.send_response(upstream.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(upstream.body)))
-                self.end_headers()
-                self.wfile.write(upstream.body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/releases.json"
+    @property
+    def requests(self) -> int:
+        return self.loopback.requests
 
     def answer(self, status: int, body: bytes) -> None:
         self.status, self.body = status, body
 
 
+JSON = "application/json"
+
+
 @pytest.fixture
 def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[Upstream]:
     server = Upstream()
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
     monkeypatch.setenv("UPSTREAM_URL", server.url)
     try:
         yield server
     finally:
-        server.server.shutdown()
-        server.server.server_close()
-        thread.join()
+        server.loopback.close()
 
 
 def test_releases_are_rendered_from_the_upstream_then_a_failing_upstream_gives_502(
@@ -329,8 +317,7 @@ def test_an_unusable_upstream_answer_gives_502_no_store(
 
 
 def test_an_unreachable_upstream_gives_502_no_store(client: TestClient, upstream: Upstream) -> None:
-    upstream.server.shutdown()
-    upstream.server.server_close()  # nothing listens on that port now
+    upstream.loopback.close()  # nothing listens on that port now
     response = client.get("/releases")
     assert response.status_code == 502
     assert response.headers["cache-control"] == "no-store"

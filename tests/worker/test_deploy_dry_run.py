@@ -8,12 +8,11 @@ Static assets are uploaded from the [assets] directory, which must hold the prer
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tomllib
 
 import pytest
 
+from runtime.local_runtime import wrangler_dry_run
 from tests.worker.conftest import ROOT
 
 WRANGLER = tomllib.loads((ROOT / "wrangler.toml").read_text())
@@ -26,27 +25,7 @@ ASSETS_DIR = (ROOT / WRANGLER["assets"]["directory"]).resolve()
 def dry_run(
     tmp_path_factory: pytest.TempPathFactory, runtime_installed: None, built_site: None
 ) -> tuple[set[str], str]:
-    outdir = tmp_path_factory.mktemp("dry-run") / "dist"
-    env = {
-        **os.environ,
-        # wrangler needs Node 22: the pinned binary in node_modules/.bin comes first.
-        "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        "WRANGLER_SEND_METRICS": "false",
-        # debug: wrangler then lists every asset it read, one "/path" line each.
-        "WRANGLER_LOG": "debug",
-    }
-    result = subprocess.run(
-        ["npx", "--no-install", "wrangler", "deploy", "--dry-run", "--outdir", str(outdir)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    uploaded = {p.relative_to(outdir).as_posix() for p in outdir.rglob("*") if p.is_file()}
-    return uploaded, output
+    return wrangler_dry_run(ROOT, tmp_path_factory.mktemp("dry-run") / "dist")
 
 
 def test_the_upload_holds_the_entry_point_and_every_module_under_src(

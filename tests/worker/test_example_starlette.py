@@ -25,14 +25,14 @@ import time
 import tomllib
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runtime.local_runtime import LocalRuntimeProcess, http_request
+from runtime.local_runtime import LocalRuntimeProcess, http_request, wrangler_dry_run
 from runtime.vendor import vendor_project
+from tests.loopback import LoopbackServer
 from tests.worker.conftest import ROOT, TARGET, HttpResponse, WorkerClient, wait_for
 
 EXAMPLE = ROOT / "examples" / "starlette-blog"
@@ -69,39 +69,29 @@ class ReleasesApi:
     def __init__(self) -> None:
         self.releases: list[dict[str, str]] = []
         self.failing = False
-        self.requests = 0
+        self.loopback = LoopbackServer("/releases.json", self._answer)
+        self.url = self.loopback.url
         self.reset()
-        api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                api.requests += 1
-                status = 500 if api.failing else 200
-                body = b"upstream down" if api.failing else json.dumps(api.releases).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def _answer(self, _headers: object) -> tuple[int, str, bytes]:
+        if self.failing:
+            return 500, "application/json", b"upstream down"
+        return 200, "application/json", json.dumps(self.releases).encode()
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/releases.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    @property
+    def requests(self) -> int:
+        return self.loopback.requests
 
     def reset(self) -> None:
         self.releases = list(SAMPLE_RELEASES)
         self.failing = False
-        self.requests = 0
+        self.loopback.requests = 0
 
     def publish(self, release: dict[str, str]) -> None:
         self.releases = [release, *self.releases]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.loopback.close()
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -395,27 +385,7 @@ def test_a_failing_upstream_with_nothing_cached_answers_502_and_stores_nothing(
 
 @pytest.fixture(scope="module")
 def dry_run(example_built: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], str]:
-    outdir = tmp_path_factory.mktemp("dry-run") / "dist"
-    bin_dir = ROOT / "node_modules" / ".bin"
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",  # Node 22 first
-        "WRANGLER_SEND_METRICS": "false",
-        "WRANGLER_LOG": "debug",  # wrangler then lists every asset it read, one "/path" a line
-    }
-    result = subprocess.run(
-        [str(bin_dir / "wrangler"), "deploy", "--dry-run", "--outdir", str(outdir)],
-        cwd=example_built,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    uploaded = {p.relative_to(outdir).as_posix() for p in outdir.rglob("*") if p.is_file()}
-    return uploaded, output
+    return wrangler_dry_run(example_built, tmp_path_factory.mktemp("dry-run") / "dist")
 
 
 def test_the_upload_holds_the_examples_own_modules_and_its_build_identity(

@@ -10,9 +10,7 @@ once for the module with this repository's wrangler.toml. Local runtime only.
 from __future__ import annotations
 
 import shutil
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +18,7 @@ import pytest
 
 from runtime.local_runtime import LocalRuntimeProcess
 from runtime.vendor import VendorError, vendor_project
+from tests.loopback import LoopbackServer
 from tests.worker.conftest import ROOT, TARGET, WorkerClient
 
 PROBE = Path(__file__).resolve().parent / "probe_packages"
@@ -52,38 +51,21 @@ def packages_worker(
         runtime.stop()
 
 
-class LoopbackServer:
-    """An HTTP server on 127.0.0.1 that answers LOOPBACK_ANSWER and records who asked."""
+class Greeter(LoopbackServer):
+    """A loopback server that answers LOOPBACK_ANSWER and records who asked."""
 
     def __init__(self) -> None:
         self.probes: list[str | None] = []
-        probes = self.probes
+        super().__init__("/greeting", self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                probes.append(self.headers.get("x-probe"))
-                body = LOOPBACK_ANSWER.encode()
-                self.send_response(200)
-                self.send_header("content-type", "text/plain")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/greeting"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, headers: Mapping[str, str]) -> tuple[int, str, bytes]:
+        self.probes.append(next((v for k, v in headers.items() if k.lower() == "x-probe"), None))
+        return 200, "text/plain", LOOPBACK_ANSWER.encode()
 
 
 @pytest.fixture
-def loopback() -> Iterator[LoopbackServer]:
-    server = LoopbackServer()
+def loopback() -> Iterator[Greeter]:
+    server = Greeter()
     try:
         yield server
     finally:
@@ -201,7 +183,7 @@ def test_pyodide_http_patches_nothing_because_workerd_has_no_xmlhttprequest(
 
 
 def test_requests_cannot_reach_a_loopback_server_from_the_worker(
-    packages_worker: WorkerClient, loopback: LoopbackServer
+    packages_worker: WorkerClient, loopback: Greeter
 ) -> None:
     """urllib3's Pyodide backend needs XMLHttpRequest too."""
     report = packages_worker.get("/requests?url=" + quote(loopback.url)).json()
@@ -210,7 +192,7 @@ def test_requests_cannot_reach_a_loopback_server_from_the_worker(
 
 
 def test_workers_fetch_reaches_a_loopback_server_from_python(
-    packages_worker: WorkerClient, loopback: LoopbackServer
+    packages_worker: WorkerClient, loopback: Greeter
 ) -> None:
     report = packages_worker.get("/fetch?url=" + quote(loopback.url)).json()
     assert report == {"status": 200, "body": LOOPBACK_ANSWER}
