@@ -182,15 +182,17 @@ class SiteHandler:
             self.cache.delete(key)
         await shared.ensure_loaded(now)
 
+        digest = RouteDigest.of(route)
+
         async def seeded() -> CacheEntry | None:
             if self.seeder is None:
                 return None
-            return await self.seeder.seed(bindings.assets, route, variant)
+            return await self.seeder.seed(bindings.assets, route, variant, digest)
 
         async def shared_copy() -> CacheEntry | None:
             return await shared.read(self.build_id, variant, route, now)
 
-        static = self.build is not None and self.build.never_revalidates(RouteDigest.of(route))
+        static = self.build is not None and self.build.never_revalidates(digest)
         best: CacheEntry | None = None
         best_verdict = Verdict.EXPIRED
         for source in (seeded, shared_copy) if static else (shared_copy, seeded):

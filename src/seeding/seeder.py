@@ -79,25 +79,32 @@ class Seeder:
     def pack_errors(self) -> dict[tuple[int, int], str]:
         return dict(self._packs.errors)
 
-    async def seed(self, fetcher: AssetFetcher, route: str, variant: Variant) -> CacheEntry | None:
+    async def seed(
+        self,
+        fetcher: AssetFetcher,
+        route: str,
+        variant: Variant,
+        digest: RouteDigest | None = None,
+    ) -> CacheEntry | None:
         """Bring one variant of `route` into the cache; the entry, or None when the
-        route is not prerendered or its pack cannot be read now."""
+        route is not prerendered or its pack cannot be read now. `digest` is the route's
+        (`RouteDigest.of(route)`), when the caller has it already."""
         key = cache_key(self._build.build_id, variant, route)
+        digest = digest or RouteDigest.of(route)
         try:
             return await self._flight.run(
-                key, lambda: self._seed(fetcher, route, variant, key), None
+                key, lambda: self._seed(fetcher, route, variant, key, digest), None
             )
         except Exception:
             log.exception("seeding: unexpected error seeding %s (%s)", route, variant.value)
             return None
 
     async def _seed(
-        self, fetcher: AssetFetcher, route: str, variant: Variant, key: str
+        self, fetcher: AssetFetcher, route: str, variant: Variant, key: str, digest: RouteDigest
     ) -> CacheEntry | None:
         already = self._cache.peek(key)
         if already is not None:
             return already
-        digest = RouteDigest.of(route)
         build = self._build
         bucket = digest.bucket(build.buckets)
         if not (build.filter.might_contain(digest) and build.holds_bucket(bucket)):
