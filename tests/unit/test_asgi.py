@@ -452,3 +452,17 @@ async def test_a_fastapi_app_is_prerendered_rendered_and_gives_its_metadata(
     )
     assert invalid.status == 422  # pydantic validation
     assert (await isolate.request("/")).body == b"<h1>items</h1>"
+
+
+async def test_a_failing_startup_is_a_logged_500_at_run_time_not_a_hang(caplog) -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        raise RuntimeError("no database")
+        yield  # pragma: no cover
+
+    isolate = Isolate(None, AsgiSite(Starlette(lifespan=lifespan), startup_retry=60))
+    for _ in range(2):
+        response = await asyncio.wait_for(isolate.request("/anything"), 5)
+        assert response.status == 500
+        assert response.headers["cache-control"].startswith("private")
+    assert "no database" in caplog.text
