@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from seeding.policy import CACHE_STATUS_HEADER, NEXTJS_CACHE_HEADER, cache_control
 from seeding.routes import Variant
 
 # An isolate has 128 MB in all; Pyodide, the interpreter and the site's code take a
@@ -52,12 +53,29 @@ class CacheEntry:
     size: int = field(init=False, compare=False)
     # Computed once when the entry is made, not on every hit.
     etag: str = field(init=False, compare=False)
+    _served: dict[str, Mapping[str, str]] = field(
+        init=False, compare=False, repr=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         header_bytes = sum(len(k) + len(v) for k, v in self.headers.items())
         header_bytes += sum(len(tag) for tag in self.tags)
         object.__setattr__(self, "size", len(self.body) + header_bytes + ENTRY_OVERHEAD_BYTES)
         object.__setattr__(self, "etag", self.headers.get("etag") or etag_for(self.body))
+
+    def served_headers(self, status_label: str) -> Mapping[str, str]:
+        """The headers the entry is served with (its own, Cache-Control from its times,
+        its ETag, the cache status as `x-cache-status` and `x-nextjs-cache`), made once
+        per status label and shared by every answer: never modify them."""
+        served = self._served.get(status_label)
+        if served is None:
+            headers = dict(self.headers)
+            headers["cache-control"] = cache_control(self.revalidate, self.expire)
+            headers["etag"] = self.etag
+            headers[CACHE_STATUS_HEADER] = status_label
+            headers[NEXTJS_CACHE_HEADER] = status_label
+            served = self._served[status_label] = headers
+        return served
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.generated_at)

@@ -33,8 +33,9 @@ from seeding.config import SiteConfig
 from seeding.http import Request, Response, text_response
 from seeding.packs import RouteDigest
 from seeding.policy import (
+    CACHE_STATUS_HEADER,
     DYNAMIC_CACHE_CONTROL,
-    cache_control,
+    NEXTJS_CACHE_HEADER,
     if_none_match_hits,
     is_private_request,
     is_private_response,
@@ -56,11 +57,10 @@ from seeding.tag_clock import Verdict
 
 log = logging.getLogger("seeding")
 
-CACHE_STATUS_HEADER = "x-cache-status"
-NEXTJS_CACHE_HEADER = "x-nextjs-cache"
 # Key prefix for pages rendered when the Worker has no prerendered build.
 NO_BUILD = "-"
 CACHED_METHODS = ("GET", "HEAD")
+MAX_RESOLVED_PATHS = 1024
 
 WaitUntil = Callable[[Awaitable[Any]], None]
 Clock = Callable[[], float]
@@ -109,6 +109,7 @@ class SiteHandler:
         self.shared = shared or SharedTier()
         self.revalidation = revalidation
         self.regenerator = Regenerator(clock)
+        self._resolved: dict[str, tuple[bool, RouteTarget | None]] = {}
 
     async def handle(self, request: Request, bindings: Bindings) -> Response:
         try:
@@ -120,17 +121,13 @@ class SiteHandler:
             )
 
     async def _handle(self, request: Request, bindings: Bindings) -> Response:
-        if self.revalidation is not None and request.path == self.revalidation.path:
+        path = request.path
+        if self.revalidation is not None and path == self.revalidation.path:
             return await self._revalidate(request, self.revalidation)
-        if is_private_path(request.path):
-            return text_response(404, "Not Found", {"cache-control": DYNAMIC_CACHE_CONTROL})
         config = self.config
-        target = resolve(
-            request.path,
-            base_path=config.base_path,
-            trailing_slash=config.trailing_slash,
-            data_variant=config.data_variant,
-        )
+        private, target = self._resolve(path)
+        if private:
+            return text_response(404, "Not Found", {"cache-control": DYNAMIC_CACHE_CONTROL})
         if target is None:
             # Not a possible route (outside basePath, malformed): the site's 404 page.
             result = await self._render(request, NOT_FOUND_ROUTE, Variant.HTML, bindings)
@@ -165,6 +162,28 @@ class SiteHandler:
             self.build_id, target.variant, target.route, fresh, now, bindings.wait_until
         )
         return self._from_entry(request, fresh, "MISS")
+
+    def _resolve(self, path: str) -> tuple[bool, RouteTarget | None]:
+        """Whether `path` is private, and the route it names: a pure function of the
+        path and the site's config, remembered for the paths seen recently (most
+        requests of an isolate are for a few pages)."""
+        known = self._resolved.get(path)
+        if known is not None:
+            return known
+        config = self.config
+        private = is_private_path(path)
+        target = None
+        if not private:
+            target = resolve(
+                path,
+                base_path=config.base_path,
+                trailing_slash=config.trailing_slash,
+                data_variant=config.data_variant,
+            )
+        if len(self._resolved) >= MAX_RESOLVED_PATHS:
+            self._resolved.clear()  # a scan of unique paths cannot grow it
+        self._resolved[path] = (private, target)
+        return private, target
 
     async def _lookup(
         self, key: str, target: RouteTarget, bindings: Bindings, now: float
@@ -335,14 +354,9 @@ class SiteHandler:
         return Response(answer.status, headers, answer.body)
 
     def _from_entry(self, request: Request, entry: CacheEntry, status_label: str) -> Response:
-        etag = entry.etag
-        headers = dict(entry.headers)
-        headers["cache-control"] = cache_control(entry.revalidate, entry.expire)
-        headers["etag"] = etag
-        headers[CACHE_STATUS_HEADER] = status_label
-        headers[NEXTJS_CACHE_HEADER] = status_label
-        if if_none_match_hits(request.header("if-none-match"), etag):
-            headers.pop("content-type", None)
+        headers = entry.served_headers(status_label)
+        if if_none_match_hits(request.header("if-none-match"), entry.etag):
+            headers = {k: v for k, v in headers.items() if k != "content-type"}
             return Response(304, headers, b"")
         body = b"" if request.method.upper() == "HEAD" else entry.body
         return Response(entry.status, headers, body)

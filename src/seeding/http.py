@@ -39,7 +39,7 @@ class Request:
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # may be shared with the cache: never modified
     body: bytes = b""
 
 

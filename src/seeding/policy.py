@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
 
 ONE_YEAR = 31536000
+# How a response says where it came from, as Next.js says it: HIT, STALE or MISS.
+CACHE_STATUS_HEADER = "x-cache-status"
+NEXTJS_CACHE_HEADER = "x-nextjs-cache"
 DYNAMIC_CACHE_CONTROL = "private, no-cache, no-store, max-age=0, must-revalidate"
 
 
