@@ -190,7 +190,9 @@ class SiteHandler:
     ) -> tuple[CacheEntry | None, Verdict]:
         """The page to serve and how (FRESH or STALE); (None, EXPIRED) when there is
         none to serve. Memory first, never waiting on anything; then the shared tier
-        (KV) and the assets, in the order that costs least for the route."""
+        (KV) and the assets, in the order that costs least for the route. A route the
+        build says never revalidates is seeded without waiting on the shared tier at
+        all (its revalidation times refresh in the background, as for a memory hit)."""
         shared = self.shared
         route, variant = target.route, target.variant
         entry = self.cache.get(key)
@@ -199,9 +201,10 @@ class SiteHandler:
             if verdict is not Verdict.EXPIRED:
                 return entry, verdict
             self.cache.delete(key)
-        await shared.ensure_loaded(now)
-
         digest = RouteDigest.of(route)
+        static = self.build is not None and self.build.never_revalidates(digest)
+        if not static:
+            await shared.ensure_loaded(now)
 
         async def seeded() -> CacheEntry | None:
             if self.seeder is None:
@@ -211,7 +214,6 @@ class SiteHandler:
         async def shared_copy() -> CacheEntry | None:
             return await shared.read(self.build_id, variant, route, now)
 
-        static = self.build is not None and self.build.never_revalidates(digest)
         best: CacheEntry | None = None
         best_verdict = Verdict.EXPIRED
         for source in (seeded, shared_copy) if static else (shared_copy, seeded):

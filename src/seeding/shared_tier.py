@@ -10,11 +10,12 @@ What the request flow (`seeding.handler`) may rely on:
 - `verdict` never waits on anything: it reads this isolate's snapshot of the
   revalidation times. The snapshot is refreshed from D1 at most once per
   `TagClock.max_age` seconds: in the background (`refresh`, a `ctx.waitUntil` task) when
-  the page is in memory, so a memory hit never waits on D1; awaited (`ensure_loaded`,
-  bounded by the D1 timeout) on a memory miss, which does I/O anyway, and on the
-  isolate's first look, so a new isolate never serves a page revalidated before it
-  started. A revalidation thus reaches an isolate within `max_age` seconds, but for one
-  memory hit served from the older snapshot while it refreshes.
+  the page is in memory or never revalidates, so neither waits on D1; awaited
+  (`ensure_loaded`, bounded by the D1 timeout) on a memory miss of a page that can be
+  newer than the build, which reads KV anyway, so a new isolate does not serve such a
+  page revalidated before it started. A revalidation thus reaches an isolate within
+  `max_age` seconds, but for one request served from the older snapshot while it
+  refreshes.
 - `read` costs at most one KV read per route variant per `ABSENT_SECONDS` while KV has
   nothing for it (a bounded, isolate-local memory of misses and of dynamic routes), so
   a dynamic page or a scan of unknown paths does not turn into a KV read per request.

@@ -230,10 +230,24 @@ async def test_a_new_isolate_does_not_serve_a_page_revalidated_before_it_started
     deployment: Deployment,
 ) -> None:
     a = deployment.isolate("a")
+    assert (await revalidate(a, {"paths": ["/blog/first"], "mode": "expire"})).status == 200
+    b = deployment.isolate("b")
+    response = await b.request("/blog/first")
+    assert phase(response) == "request"
+
+
+async def test_a_page_that_never_revalidates_never_waits_on_d1_yet_sees_revalidations(
+    deployment: Deployment,
+) -> None:
+    a = deployment.isolate("a")
     assert (await revalidate(a, {"paths": ["/about"], "mode": "expire"})).status == 200
     b = deployment.isolate("b")
-    response = await b.request("/about")
-    assert phase(response) == "request"
+    queries = deployment.d1_queries()
+    first = await b.request("/about", drain=False)
+    assert phase(first) == "build"  # served at once: no D1 call on its path
+    assert deployment.d1_queries() == queries and len(b.wait_until.pending) == 1
+    await b.wait_until.drain()  # the snapshot, refreshed in the background
+    assert phase(await b.request("/about")) == "request"
 
 
 @pytest.mark.parametrize(
