@@ -161,6 +161,7 @@ def _cell(routes: int, layout: str, ms: float, fetches: int = 1, unservable: str
         "samples": [] if unservable else [sample],
         "unservable": unservable or None,
         "cpython": {"bytes": 1, "kept_bytes": 1},
+        "seed_bytes": [900, 1000, 1100],
     }
 
 
