@@ -55,6 +55,8 @@ RESULTS_DIR = ROOT / "bench" / "results"
 
 FULL = {
     "isolates": 16,
+    "steady_blocks": 6,
+    "steady_per_block": 150,
     "warm_requests": 2000,
     "warm_rounds": 3,
     "warm_warmup": 200,
@@ -75,6 +77,8 @@ FULL = {
 QUICK = {
     **FULL,
     "isolates": 3,
+    "steady_blocks": 2,
+    "steady_per_block": 40,
     "warm_requests": 300,
     "warm_rounds": 1,
     "warm_warmup": 50,
@@ -175,7 +179,12 @@ def runners(p: dict[str, Any]) -> dict[str, Callable[[Path], dict[str, Any]]]:
     from bench.soak import run as soak
 
     return {
-        "cold": lambda work: cold_seed.run(work, isolates=p["isolates"]),
+        "cold": lambda work: cold_seed.run(
+            work,
+            isolates=p["isolates"],
+            blocks=p["steady_blocks"],
+            per_block=p["steady_per_block"],
+        ),
         "warm": lambda work: warm_hit.run(
             work,
             requests=p["warm_requests"],

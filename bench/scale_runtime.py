@@ -39,9 +39,11 @@ from bench.scale import (
 from bench.sites import LAYOUTS, LaidOut, count_files, synthetic_build, synthetic_layout
 from bench.stats import figure, median
 from seeding.build.manifest import MANIFEST_FILE, parse_manifest
-from seeding.routes import PRERENDER_DIR, PRERENDER_PREFIX
+from seeding.packs import RouteDigest, pack_file
+from seeding.routes import PRERENDER_DIR, PRERENDER_PREFIX, Variant
 from seeding.schema import MAX_ASSET_BYTES
 
+BYTES_ROUTES = 2_000  # routes whose cold-seed bytes are counted from the files on disk
 IMPORT_IDENTITY = """
 import sys
 from app import SITE
@@ -82,6 +84,24 @@ def largest_file(directory: Path) -> tuple[int, Path]:
             if n > size:
                 size, name = n, Path(dirpath) / file
     return size, name
+
+
+def bytes_per_seed(laid: LaidOut, build: Path, routes: list[str]) -> list[int]:
+    """What a cold seed of each route fetches, from the files on disk: its pack (packs),
+    or the manifest plus its HTML file (the baseline). The runtime samples show which
+    files a seed fetches; this counts their bytes over many more routes, since a pack's
+    size varies with how many routes share its bucket."""
+    if laid.layout == "manifest":
+        manifest = parse_manifest((build / MANIFEST_FILE).read_bytes())
+        whole = (build / MANIFEST_FILE).stat().st_size
+        return [whole + manifest.routes[r].variants[Variant.HTML].bytes for r in routes]
+    assert laid.build_module is not None
+    identity = load_identity_module(laid.build_module)
+    packs = laid.assets / PRERENDER_DIR
+    return [
+        (packs / pack_file(RouteDigest.of(r).bucket(identity.buckets))).stat().st_size
+        for r in routes
+    ]
 
 
 def _project(work: Path, laid: LaidOut) -> Path:
@@ -160,6 +180,7 @@ def run(work: Path, *, scales: list[int], isolates: int, unlisted: int) -> dict[
     for routes in scales:
         build = synthetic_build(routes)
         targets = never_revalidating(build, isolates)
+        spread = never_revalidating(build, BYTES_ROUTES)
         for layout in LAYOUTS:
             laid = synthetic_layout(routes, layout)
             cell: dict[str, Any] = {
@@ -168,6 +189,7 @@ def run(work: Path, *, scales: list[int], isolates: int, unlisted: int) -> dict[
                 "files": count_files(laid.assets / PRERENDER_DIR),
                 "samples": [],
                 "unservable": None,
+                "seed_bytes": bytes_per_seed(laid, build, spread),
             }
             size, name = largest_file(laid.assets / PRERENDER_DIR)
             if size > MAX_ASSET_BYTES:
@@ -197,7 +219,7 @@ def _medians(cell: dict[str, Any]) -> dict[str, float | None]:
     samples = cell["samples"]
     return {
         "latency ms": median([s["wall_ms"] for s in samples]),
-        "bytes": median([s["bytes"] for s in samples]),
+        "bytes": median(cell["seed_bytes"]),
         "Python heap B": median([s["heap_growth"] for s in samples]),
     }
 
@@ -223,6 +245,13 @@ def _cell_figures(cell: dict[str, Any]) -> list[dict[str, Any]]:
         figure(f"{key}.cpu", f"{tag}: CPU, isolate thread", "ms", [x["cpu_main_ms"] for x in s]),
         figure(f"{key}.fetches", f"{tag}: asset fetches", "count", [x["fetches"] for x in s]),
         figure(f"{key}.bytes", f"{tag}: bytes fetched", "B", [x["bytes"] for x in s]),
+        figure(
+            f"{key}.seed_bytes",
+            f"{tag}: bytes a cold seed fetches, {len(cell['seed_bytes']):,} routes",
+            "B",
+            cell["seed_bytes"],
+            "from the files on disk",
+        ),
         figure(f"{key}.heap", f"{tag}: Python heap growth", "B", [x["heap_growth"] for x in s]),
         figure(f"{key}.rss", f"{tag}: workerd RSS growth", "B", [x["rss_growth"] for x in s]),
     ]
@@ -334,7 +363,10 @@ def summarize(cells: list[dict[str, Any]], scales: list[int], isolates: int) -> 
         "notes": [
             "Each sample: a fresh isolate (restart, Python loaded), one request for a route that "
             "never revalidates (HIT from the seed). Bytes: sizes on disk of the files the asset "
-            "log shows fetched. Python heap: bytes in use in Pyodide's malloc (mallinfo, through "
+            "log shows fetched; the goal takes the bytes of the same files for "
+            f"{BYTES_ROUTES:,} routes spread over the site (a pack holds its bucket's routes, "
+            "1 + Poisson(2) of them for a given route, so a handful of samples says little). "
+            "Python heap: bytes in use in Pyodide's malloc (mallinfo, through "
             "the runtime's eval) after the request, minus the median of two fresh isolates that "
             "served nothing. RSS is the whole process, page-granular: for information.",
             "Synthetic sites: bench/synthetic_site.py (HTML 5-15 KB, JSON 1-3 KB per route), "

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench import concurrency, memory_budget, scale_runtime, warm_hit
-from bench.cold_seed import python_cpu
+from bench.cold_seed import paired_net, python_cpu
 from bench.goals import (
     budget_goal,
     files_goal,
@@ -45,6 +47,12 @@ def test_python_cpu_subtracts_the_constant_workers_median() -> None:
     }
     assert python_cpu(samples) == {"constant": [-2, 0, 18], "seeded": [3, 4]}
     assert python_cpu({"constant": [], "seeded": [sample(1)]}) == {"constant": [], "seeded": []}
+
+
+def test_the_steady_measure_subtracts_the_constant_worker_block_by_block() -> None:
+    cpu = {"constant": [1.5, 1.0], "floor": [2.5, 2.2], "seeded": [2.8, 2.4]}
+    assert paired_net(cpu, "floor") == [1.0, pytest.approx(1.2)]
+    assert paired_net(cpu, "seeded") == [pytest.approx(1.3), pytest.approx(1.4)]
 
 
 def test_the_warm_path_must_hold_in_every_one_of_three_runs() -> None:
@@ -153,6 +161,7 @@ def _cell(routes: int, layout: str, ms: float, fetches: int = 1, unservable: str
         "samples": [] if unservable else [sample],
         "unservable": unservable or None,
         "cpython": {"bytes": 1, "kept_bytes": 1},
+        "seed_bytes": [900, 1000, 1100],
     }
 
 

@@ -125,3 +125,21 @@ def test_a_project_serves_a_copy_of_its_sources_with_the_settings_asked(tmp_path
     text = (project / "wrangler.toml").read_text()
     assert 'SEED_CACHE_MAX_BYTES = "1000"' in text
     assert f'directory = "{(project / "public").resolve()}"' in text
+
+
+def test_a_cold_seed_fetches_its_routes_pack_or_the_whole_manifest_and_its_file(
+    tmp_path: Path,
+) -> None:
+    from bench.scale_runtime import bytes_per_seed, never_revalidating
+
+    build = sites.synthetic_build(60, tmp_path)
+    routes = never_revalidating(build, 5)
+    packs = sites.synthetic_layout(60, "packs", tmp_path)
+    sizes = sorted(p.stat().st_size for p in (packs.assets / "__prerender" / "packs").iterdir())
+    assert all(size in sizes for size in bytes_per_seed(packs, build, routes))
+    baseline = sites.synthetic_layout(60, "manifest", tmp_path)
+    manifest = parse_manifest((build / MANIFEST_FILE).read_bytes())
+    whole = (build / MANIFEST_FILE).stat().st_size
+    assert bytes_per_seed(baseline, build, routes) == [
+        whole + manifest.routes[r].variants[Variant.HTML].bytes for r in routes
+    ]
