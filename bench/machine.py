@@ -18,7 +18,7 @@ from bench.procfs import PROC, parse_status_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a run serves and builds with, besides the benchmarks themselves (bench.projects).
-SNAPSHOT_PATHS = ("src", "scripts", "wrangler.toml", "examples")
+SNAPSHOT_PATHS = ("src", "scripts", "wrangler.toml", "migrations", "examples")
 
 
 def log(message: str) -> None:

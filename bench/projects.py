@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import ROOT, SNAPSHOT_PATHS
+from runtime.local_runtime import without_storage_bindings
 
 # The snapshot in use; this repository until `snapshot_sources` is called.
 SOURCE = ROOT
@@ -105,17 +106,24 @@ def make_project(
     build_module: Path | None = None,
     wrangler: Path | None = None,
     python_modules: Path | None = None,
+    shared_tier: bool = False,
     **variables: str,
 ) -> Path:
     """A project root for the runtime: `wrangler` (default: the snapshot's wrangler.toml)
     with [assets] directory and [vars] set as asked, a copy of `src` (plus `build_module`,
     a copy step's prerender_build.py, when given), and `python_modules` (default: this
-    repository's vendored SDK) linked in. Without `assets_dir`, `into/public` is used."""
+    repository's vendored SDK) linked in. Without `assets_dir`, `into/public` is used.
+    The KV and D1 bindings are left out unless `shared_tier`: the benchmarks of the core
+    measure pages that read no shared tier (issue 12), the shared tier has its own."""
     into.mkdir(parents=True, exist_ok=True)
     if assets_dir is None:
         assets_dir = into / "public"
         assets_dir.mkdir(exist_ok=True)
     config = (wrangler or SOURCE / "wrangler.toml").read_text()
+    if shared_tier:
+        shutil.copytree(SOURCE / "migrations", into / "migrations", dirs_exist_ok=True)
+    else:
+        config = without_storage_bindings(config)
     (into / "wrangler.toml").write_text(
         wrangler_toml_for(config, assets_dir=assets_dir.resolve(), **variables)
     )
@@ -208,10 +216,12 @@ def public_files(into: Path, source: Path | None = None) -> Path:
     return into
 
 
-def run_build_step(*args: str | Path, cwd: Path | None = None) -> str:
+def run_build_step(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
     """Run the snapshot's build command line (`seeding.build.cli`: "prerender ..." or
-    "copy ...") in a child Python that imports the snapshot's `seeding`; its output, or
-    RuntimeError with it."""
+    "copy ...") in a child Python that imports the snapshot's `seeding` (with `env` added
+    to its environment); its output, or RuntimeError with it."""
     command, *rest = map(str, args)
     call = {"prerender": "prerender_main", "copy": "copy_main"}[command]
     code = (
@@ -220,11 +230,10 @@ def run_build_step(*args: str | Path, cwd: Path | None = None) -> str:
         + (", default_site='app:SITE'" if command == "prerender" else "")
         + "))"
     )
-    env = {**os.environ, "PYTHONPATH": str(SOURCE / "src")}
     result = subprocess.run(
         [sys.executable, "-c", code, *rest],
         cwd=cwd or SOURCE,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(SOURCE / "src"), **(env or {})},
         capture_output=True,
         text=True,
     )
@@ -236,10 +245,12 @@ def run_build_step(*args: str | Path, cwd: Path | None = None) -> str:
     return result.stdout
 
 
-def example_build(build: Path, project: Path) -> None:
-    """Prerender the example site into `build`, then copy it into the project's public/
-    and its build module into the project's src/."""
-    run_build_step("prerender", "--out", build)
+def example_build(build: Path, project: Path, *, built_at: float | None = None) -> None:
+    """Prerender the example site into `build` (as of `built_at`, epoch seconds, when
+    given: SOURCE_DATE_EPOCH), then copy it into the project's public/ and its build
+    module into the project's src/."""
+    epoch = {} if built_at is None else {"SOURCE_DATE_EPOCH": str(built_at)}
+    run_build_step("prerender", "--out", build, env=epoch)
     run_build_step("copy", build, project / "public", "--worker-dir", project / "src")
 
 

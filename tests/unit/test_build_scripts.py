@@ -362,3 +362,12 @@ def test_prerender_then_copy_round_trips_the_example_site(tmp_path: Path) -> Non
     skipped = {p for p, r in manifest.routes.items() if r.status is RouteStatus.SKIPPED}
     assert "/now" in skipped and len(skipped) >= 2  # the dynamic page and the on-demand post
     assert shipped_bodies(public, worker) == built_bodies(out)
+
+
+def test_source_date_epoch_sets_the_build_time(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert prerender_main(["--out", str(tmp_path / "b")], default_site="app:SITE") == 0
+    assert manifest_of(tmp_path / "b").built_at == 1700000000.0
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    assert prerender_main(["--out", str(tmp_path / "c")], default_site="app:SITE") == 2
+    assert "SOURCE_DATE_EPOCH" in capsys.readouterr().err

@@ -35,6 +35,7 @@ from runtime.local_runtime import (
     LocalRuntimeProcess,
     apply_d1_migrations,
     http_request,
+    without_storage_bindings,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,15 +212,11 @@ def local_worker(worker: WorkerClient) -> WorkerClient:
     return worker
 
 
-SHARED_TIER_MARK = "# The shared tier"
-
-
 def wrangler_without_shared_tier() -> str:
-    """This repository's wrangler.toml without its KV and D1 sections (they come last,
-    after SHARED_TIER_MARK)."""
-    config = (ROOT / "wrangler.toml").read_text()
-    assert SHARED_TIER_MARK in config, f"wrangler.toml lost its {SHARED_TIER_MARK!r} comment"
-    return config[: config.index(SHARED_TIER_MARK)]
+    """This repository's wrangler.toml without its KV and D1 bindings."""
+    config = without_storage_bindings((ROOT / "wrangler.toml").read_text())
+    assert "kv_namespaces" not in config and "d1_databases" not in config
+    return config
 
 
 @pytest.fixture(scope="session")

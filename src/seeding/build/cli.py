@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import sys
+import time
 from pathlib import Path
 
 from seeding.build.copy import InvalidInput, copy_build
@@ -24,6 +26,8 @@ from seeding.build.site_loader import (
 )
 
 PRERENDER_EPILOG = (
+    "The build time (the age of every prerendered page) is now, or SOURCE_DATE_EPOCH when "
+    "set, as reproducible builds have it. "
     "Exit codes: 0 every route rendered; 1 a route failed (named above, recorded as 'error' "
     "in the manifest); 2 usage; 3 the build could not be written (the previous one is kept); "
     "4 the site could not be loaded or failed to start."
@@ -85,7 +89,23 @@ def prerender_main(argv: list[str] | None = None, *, default_site: str | None = 
         print(f"prerender: error: {exc}", file=sys.stderr)
         return ExitCode.SITE_FAILED
     crawl = CrawlLimits(args.crawl_depth, args.max_routes) if args.crawl_depth else None
-    return int(asyncio.run(write_build(site, args.out, crawl=crawl)))
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    clock = time.time
+    if epoch:
+        try:
+            built_at = float(epoch)
+        except ValueError:
+            print(
+                f"prerender: error: SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds "
+                "since 1970 (unset it, or give e.g. 1795550100)",
+                file=sys.stderr,
+            )
+            return ExitCode.USAGE
+
+        def clock() -> float:
+            return built_at
+
+    return int(asyncio.run(write_build(site, args.out, crawl=crawl, clock=clock)))
 
 
 def copy_main(argv: list[str] | None = None) -> int:
