@@ -289,7 +289,7 @@ class SiteHandler:
         try:
             self.cache.set(key, entry)
         except Exception:
-            log.exception("cache write failed for %s; serving uncached", key.replace("\x00", " "))
+            log.exception("cache write failed for %s; serving uncached", _shown(key))
 
     def _regenerate_later(
         self, key: str, target: RouteTarget, stale: CacheEntry, bindings: Bindings
@@ -306,6 +306,7 @@ class SiteHandler:
                 and shared.verdict(newer, route, now) is Verdict.FRESH
             ):
                 self._store(key, newer)
+                log.info("seeding: took %s from KV (made by another isolate)", _shown(key))
                 return True
             if not await shared.may_regenerate(self.build_id, variant, route, stale, now):
                 return False  # another isolate holds the lease for this window
@@ -324,6 +325,7 @@ class SiteHandler:
                 await shared.regeneration_failed(self.build_id, variant, route, stale, now)
                 raise
             self._store(key, fresh)
+            log.info("seeding: regenerated %s", _shown(key))
             await shared.write(self.build_id, variant, route, fresh, self.clock())
             return True
 
@@ -387,6 +389,11 @@ class SiteHandler:
         if request.query:
             location += "?" + request.query
         return Response(308, {"location": location, "cache-control": DYNAMIC_CACHE_CONTROL})
+
+
+def _shown(key: str) -> str:
+    """A cache key as logs show it (its parts separated by spaces)."""
+    return key.replace("\x00", " ")
 
 
 class _ReadTracking(Mapping[str, str]):

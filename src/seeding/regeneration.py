@@ -6,8 +6,9 @@ isolate asks again.
 
 `claim(key, work)` hands back the coroutine to give `ctx.waitUntil`, or None when one is
 running for the key or its pause has not passed. `work` returns True when it is done
-(a new page stored, or a newer one found), False when another isolate has it; it may
-raise, which counts as a failure. Nothing escapes the coroutine: a failure is logged.
+(a new page stored, or a newer one found: it says which in the log itself), False when
+another isolate has it; it may raise, which counts as a failure. Nothing escapes the
+coroutine: a failure is logged.
 """
 
 from __future__ import annotations
@@ -69,7 +70,6 @@ class Regenerator:
             self._failures.pop(key, None)
             if done:
                 self._not_before.pop(key, None)
-                log.info("seeding: regenerated %s", shown)
             else:
                 self.deferred += 1
                 self._not_before[key] = self._clock() + self._deferred_pause
