@@ -5,6 +5,7 @@ own words for each goal are quoted in bench/RESULTS.md (`bench.report.ISSUE_GOAL
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -213,4 +214,36 @@ def renders_per_window_goal(
         label,
         PASS if per <= RENDERS_PER_WINDOW else FAIL,
         f"{renders} renders over {windows:.1f} windows = {per:.2f} per window",
+    )
+
+
+def d1_reads_goal(
+    goal_id: str, isolates: int, reads: int, seconds: float, interval: float
+) -> dict[str, str]:
+    """Issue 11: D1 revalidation-time reads at most one per tag-cache interval per isolate
+    (plus each isolate's first), whatever the traffic."""
+    limit = isolates * (math.floor(seconds / interval) + 1)
+    label = (
+        f"{goal_id}: D1 reads of revalidation times, {isolates} isolate(s), <= 1 per "
+        f"{interval:g} s per isolate"
+    )
+    return goal(
+        goal_id,
+        label,
+        PASS if reads <= limit else FAIL,
+        f"{reads} reads over {seconds:g} s (limit {limit})",
+    )
+
+
+def memory_hits_goal(
+    goal_id: str, kv_calls: int, d1_calls: int, hits: int, isolates: int
+) -> dict[str, str]:
+    """Issue 11: memory hits read no KV, and D1 only through the background refresh of
+    the revalidation times (at most one per isolate over a burst shorter than the
+    tag-cache interval; never awaited by a hit: tests/unit/test_shared_flow.py)."""
+    return goal(
+        goal_id,
+        f"{goal_id}: memory hits call no KV, and D1 at most once per isolate (background)",
+        PASS if kv_calls == 0 and d1_calls <= isolates else FAIL,
+        f"{hits:,} hits in {isolates} isolate(s): {kv_calls} KV calls, {d1_calls} D1 calls",
     )

@@ -27,7 +27,13 @@ from typing import Any
 
 from bench import projects
 from bench.cold_seed import blog_posts
-from bench.goals import NA, goal, renders_per_window_goal
+from bench.goals import (
+    NA,
+    d1_reads_goal,
+    goal,
+    memory_hits_goal,
+    renders_per_window_goal,
+)
 from bench.load import LoadResult, run_load
 from bench.local import BenchRuntime, MeasuredRequest, cold_request
 from bench.machine import log
@@ -40,6 +46,7 @@ WINDOW_S = 2.0
 HIT_PAGE = "/about"  # prerendered, never revalidates
 ISOLATE_COUNTS = (1, 2, 4)
 OLD_BUILD_S = 3600.0  # the cold ISR build's age: far past its 60 s window
+TAG_CACHE_S = 5.0  # wrangler.toml [vars] TAG_CACHE_SECONDS
 
 
 def bindings(wrangler: Path) -> dict[str, list[str]]:
@@ -113,6 +120,7 @@ def windows(work: Path, project: Path, count: int, seconds: float) -> dict[str, 
     return {
         "renders": rendered,
         "sent": sum(r.requests for r in loads),
+        "d1_reads": sum(1 for c in calls if c.get("op") == "all"),  # revalidation times
         "d1": sum(1 for c in calls if c.get("op") in ("all", "run", "first", "batch")),
         "kv": sum(1 for c in calls if c.get("op") in ("get", "put")),
         # Every call on the hits is a background refresh of the revalidation times
@@ -207,9 +215,13 @@ def run(work: Path, *, seconds: float, samples: int = 8) -> dict[str, Any]:
                 [seen["hit_d1"]],
             ),
         ]
-        goals.append(
-            renders_per_window_goal(f"shared-{count}", count, seen["renders"], seconds / WINDOW_S)
-        )
+        goals += [
+            renders_per_window_goal(f"shared-{count}", count, seen["renders"], seconds / WINDOW_S),
+            d1_reads_goal(f"shared-d1-{count}", count, seen["d1_reads"], seconds, TAG_CACHE_S),
+            memory_hits_goal(
+                f"shared-hits-{count}", seen["hit_kv"], seen["hit_d1"], 50 * count, count
+            ),
+        ]
         if seen["hit_kv"]:
             problems.append(f"{count} isolate(s): {seen['hit_kv']} KV calls on memory hits")
         log(

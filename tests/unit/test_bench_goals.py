@@ -259,3 +259,18 @@ def test_the_concurrency_summary_takes_the_most_fetched_file() -> None:
     result = concurrency.summarize(rows, 2, 100)
     assert {f["id"]: f["median"] for f in result["figures"]}["e.max_fetches"] == 1.5
     assert result["goals"][0]["status"] == "FAIL"
+
+
+def test_d1_reads_allow_one_per_interval_per_isolate_plus_the_first() -> None:
+    from bench.goals import d1_reads_goal
+
+    assert d1_reads_goal("g", 4, 28, 30, 5)["status"] == "PASS"  # 4 x (6 + 1)
+    assert d1_reads_goal("g", 4, 29, 30, 5)["status"] == "FAIL"
+
+
+def test_memory_hits_allow_no_kv_and_one_background_d1_read_per_isolate() -> None:
+    from bench.goals import memory_hits_goal
+
+    assert memory_hits_goal("g", 0, 2, 100, 2)["status"] == "PASS"
+    assert memory_hits_goal("g", 1, 0, 100, 2)["status"] == "FAIL"
+    assert memory_hits_goal("g", 0, 3, 100, 2)["status"] == "FAIL"
