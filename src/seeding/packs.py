@@ -32,6 +32,7 @@ with `seeding.schema.Validator`, and any error refuses the pack whole.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import KeysView, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,16 +76,69 @@ class PackedVariant:
     headers: dict[str, str]
 
 
-@dataclass(frozen=True)
 class Pack:
-    build_id: str
-    bucket: int
-    part: int
-    routes: dict[str, RouteRecord[PackedVariant]]
-    data: memoryview
+    """One parsed pack. Its frame (preamble, build, bucket, part, data size, header sets)
+    is checked by `parse_pack`; a route's record when it is looked up (`route`), so a cold
+    seed reads the one record it needs, not every record of the bucket."""
+
+    def __init__(
+        self,
+        build_id: str,
+        bucket: int,
+        part: int,
+        data: memoryview,
+        listed: Mapping[str, Any],
+        header_sets: list[dict[str, str]],
+        validator: Validator,
+        data_variant: bool,
+    ) -> None:
+        self.build_id = build_id
+        self.bucket = bucket
+        self.part = part
+        self.data = data
+        self._listed = listed
+        self._header_sets = header_sets
+        self._v = validator
+        self._data_variant = data_variant
+
+    @property
+    def paths(self) -> KeysView[str]:
+        """The route keys the pack lists (part 0; none in later parts)."""
+        return self._listed.keys()
+
+    def route(self, path: str) -> RouteRecord[PackedVariant] | None:
+        """The record of `path`, or None when the pack does not list it as seedable.
+        Raises `SchemaError` naming the field when its record is malformed."""
+        raw = self._listed.get(path)
+        if raw is None:
+            return None
+        record = self._v.route(
+            path,
+            raw,
+            self._located,
+            data_variant=self._data_variant,
+            default_status=RouteStatus.RENDERED,
+        )
+        return record if record.seedable else None
 
     def body(self, located: PackedVariant) -> bytes:
         return bytes(self.data[located.offset : located.offset + located.bytes])
+
+    def _located(self, where: str, _variant: Variant, value: Any) -> PackedVariant:
+        v = self._v
+        if not isinstance(value, list) or len(value) != 4:
+            raise v.fail(where, f"is {value!r:.80}", "expected [part, offset, bytes, headers]")
+        at_part = v.count(value[0], f"{where}[0] (part)")
+        offset = v.count(value[1], f"{where}[1] (offset)")
+        size = v.count(value[2], f"{where}[2] (bytes)")
+        ref = v.count(value[3], f"{where}[3] (headers)")
+        if at_part == 0 and offset + size > len(self.data):
+            raise v.fail(where, f"ends at byte {offset + size}, past the data ({len(self.data)})")
+        if offset + size > MAX_ASSET_BYTES:
+            raise v.fail(where, f"ends at byte {offset + size}, past the 25 MiB asset limit")
+        if ref >= len(self._header_sets):
+            raise v.fail(f"{where}[3] (headers)", f"is {ref}, there are {len(self._header_sets)}")
+        return PackedVariant(at_part, offset, size, self._header_sets[ref])
 
 
 def encode_preamble(header: bytes) -> bytes:
@@ -101,7 +155,8 @@ def parse_pack(
     data_variant: bool = False,
 ) -> Pack:
     """Read one pack of `bucket`. Raises `SchemaError` naming the field at fault for
-    anything but a pack of this build and bucket whose every body lies inside it."""
+    anything but a pack of this build, bucket and part, with its data whole; a route's
+    record is checked when it is looked up (`Pack.route`)."""
     v = Validator(source)
     newline = raw.find(b"\n", 0, MAX_PREAMBLE)
     words = raw[:newline].split(b" ") if newline > 0 else []
@@ -128,35 +183,15 @@ def parse_pack(
     declared = v.count(obj.get("dataBytes"), "dataBytes")
     if declared != len(data):
         raise v.fail("dataBytes", f"is {declared}, the file holds {len(data)} bytes of data")
-    routes: dict[str, RouteRecord[PackedVariant]] = {}
+    listed: Mapping[str, Any] = {}
+    header_sets: list[dict[str, str]] = []
     if part == 0:
         header_sets = [
             v.headers(h, f"headers[{n}]")
             for n, h in enumerate(_list(v, obj.get("headers"), "headers"))
         ]
-
-        def located(where: str, _variant: Variant, value: Any) -> PackedVariant:
-            if not isinstance(value, list) or len(value) != 4:
-                raise v.fail(where, f"is {value!r:.80}", "expected [part, offset, bytes, headers]")
-            at_part = v.count(value[0], f"{where}[0] (part)")
-            offset = v.count(value[1], f"{where}[1] (offset)")
-            size = v.count(value[2], f"{where}[2] (bytes)")
-            ref = v.count(value[3], f"{where}[3] (headers)")
-            if at_part == 0 and offset + size > len(data):
-                raise v.fail(where, f"ends at byte {offset + size}, past the data ({len(data)})")
-            if offset + size > MAX_ASSET_BYTES:
-                raise v.fail(where, f"ends at byte {offset + size}, past the 25 MiB asset limit")
-            if ref >= len(header_sets):
-                raise v.fail(f"{where}[3] (headers)", f"is {ref}, there are {len(header_sets)}")
-            return PackedVariant(at_part, offset, size, header_sets[ref])
-
-        for path, value in v.mapping(obj.get("routes"), "routes").items():
-            record = v.route(
-                path, value, located, data_variant=data_variant, default_status=RouteStatus.RENDERED
-            )
-            if record.seedable:
-                routes[path] = record
-    return Pack(found, bucket, part, routes, data)
+        listed = v.mapping(obj.get("routes"), "routes")
+    return Pack(found, bucket, part, data, listed, header_sets, v, data_variant)
 
 
 def _list(v: Validator, value: Any, where: str) -> list[Any]:

@@ -13,8 +13,9 @@ Rules:
   and routes they want from it (`seeding.documents.DocumentLoader`, which also retries
   transient failures at most once a second and remembers permanent ones: a 404, a
   pack of another build, a header that does not validate, whatever the bytes hold);
-- a path the filter let through but the pack does not list is remembered (a bounded
-  set), so it costs at most one fetch per isolate;
+- a path the filter let through but the pack does not list, or lists with a record that
+  does not validate (logged), is remembered (a bounded set), so it costs at most one
+  fetch per isolate;
 - `seed` never raises into the request: on any failure it returns None and the
   caller renders instead.
 """
@@ -31,7 +32,7 @@ from seeding.cache import CacheEntry, MemoryCache, cache_key
 from seeding.documents import DocumentLoader
 from seeding.packs import Pack, PackedVariant, RouteDigest, pack_file, parse_pack
 from seeding.routes import Variant, asset_path
-from seeding.schema import RouteRecord
+from seeding.schema import RouteRecord, SchemaError
 from seeding.singleflight import SingleFlight
 
 log = logging.getLogger("seeding")
@@ -115,7 +116,11 @@ class Seeder:
         pack = await self._pack(fetcher, bucket, 0)
         if pack is None:
             return None
-        record = pack.routes.get(route)
+        try:
+            record = pack.route(route)
+        except SchemaError as exc:
+            log.error("seeding: pack record rejected: %s; the route renders instead", exc)
+            record = None
         if record is None:
             self._remember_absent(route)
             return None

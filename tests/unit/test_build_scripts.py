@@ -67,7 +67,9 @@ def shipped_bodies(assets: Path, worker: Path) -> dict[tuple[str, Variant], byte
             bucket=int(bucket),
             data_variant=identity.data_variant,
         )
-        for route, record in pack.routes.items():
+        for route in pack.paths:
+            record = pack.route(route)
+            assert record is not None
             for variant, located in record.variants.items():
                 bodies[route, variant] = pack.body(located)
     return bodies

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seeding.build.manifest import MANIFEST_FILE, parse_manifest
-from seeding.packs import MAX_PREAMBLE, encode_preamble, parse_pack
+from seeding.packs import MAX_PREAMBLE, RouteDigest, encode_preamble, parse_pack
 from seeding.schema import SchemaError
 from tests.unit.support import Deploy, Isolate, deploy_once, pack_path
 
@@ -86,13 +86,13 @@ def header_text(render: Callable[[dict[str, Any]], bytes]) -> Callable[[bytes], 
 
 
 def first_route(header: dict[str, Any]) -> dict[str, Any]:
-    return next(iter(header["routes"].values()))
+    """The record of the faulted route (a bad record spoils only its own route)."""
+    return header["routes"][FAULTED]
 
 
-PACK_FAULTS: list[tuple[str, Callable[[bytes], bytes]]] = [
-    ("routes is a list", header_edited(lambda h: h.update(routes=[]))),
-    ("dataBytes is a string", header_edited(lambda h: h.update(dataBytes="10"))),
-    ("headers hold a number", header_edited(lambda h: h["headers"][0].update(x=1))),
+# A fault in the faulted route's own record spoils that route only: the pack still seeds
+# its other routes (and is fetched again for them), the record's error is logged once.
+RECORD_FAULTS: list[tuple[str, Callable[[bytes], bytes]]] = [
     (
         "a variant out of range",
         header_edited(lambda h: first_route(h)["variants"]["html"].__setitem__(2, 10**9)),
@@ -100,6 +100,12 @@ PACK_FAULTS: list[tuple[str, Callable[[bytes], bytes]]] = [
     ("status is unknown", header_edited(lambda h: first_route(h).update(httpStatus=99))),
     ("revalidate is negative", header_edited(lambda h: first_route(h).update(revalidate=-1))),
     ("tags is a string", header_edited(lambda h: first_route(h).update(tags="posts"))),
+]
+# A fault in the pack's frame spoils the whole pack: fetched once, one error.
+PACK_FAULTS: list[tuple[str, Callable[[bytes], bytes]]] = [
+    ("routes is a list", header_edited(lambda h: h.update(routes=[]))),
+    ("dataBytes is a string", header_edited(lambda h: h.update(dataBytes="10"))),
+    ("headers hold a number", header_edited(lambda h: h["headers"][0].update(x=1))),
     ("buildId of another build", header_edited(lambda h: h.update(buildId="other"))),
     ("a duplicate key", header_text(lambda h: json.dumps(h).encode()[:-1] + b', "bucket": 0}')),
     ("NaN", header_text(lambda h: json.dumps(h).replace('"part": 0', '"part": NaN').encode())),
@@ -125,6 +131,34 @@ async def test_a_broken_pack_is_one_error_and_its_pages_render(
     assert len(errors(caplog)) == 1, [r.getMessage() for r in errors(caplog)]
     assert isolate.assets.log.count("/" + str(path.relative_to(deploy.public))) == 1
     assert any(route == FAULTED for route, _, _ in isolate.site.renders)
+
+
+@pytest.mark.parametrize(("name", "fault"), RECORD_FAULTS, ids=[n for n, _ in RECORD_FAULTS])
+async def test_a_broken_record_is_one_error_and_only_its_route_renders(
+    pristine: Deploy, tmp_path: Path, caplog, name: str, fault: Callable[[bytes], bytes]
+) -> None:
+    deploy = fresh(pristine, tmp_path)
+    path = deploy.public / pack_path(deploy.identity(), FAULTED).lstrip("/")
+    path.write_bytes(fault(path.read_bytes()))
+    isolate = Isolate(deploy)
+    with caplog.at_level(logging.WARNING, logger="seeding"):
+        await serve_known_pages(isolate)
+    assert len(errors(caplog)) == 1, [r.getMessage() for r in errors(caplog)]
+    assert f"routes['{FAULTED}']" in errors(caplog)[0].getMessage()
+    rendered = {route for route, _, _ in isolate.site.renders}
+    assert FAULTED in rendered
+    bucket = RouteDigest.of(FAULTED).bucket(deploy.identity().buckets)
+    neighbours = {
+        record.path
+        for plan in deploy.result.plan.plans
+        if plan.bucket == bucket
+        for record in plan.routes
+    } - {FAULTED}
+    assert neighbours, "the faulted pack holds other routes too"
+    other = Isolate(deploy)
+    for neighbour in sorted(neighbours):  # still seeded from the same pack
+        response = await other.request(neighbour)
+        assert response.headers["x-cache-status"] == "HIT" and b"build at" in response.body
 
 
 async def test_a_missing_pack_is_one_error_and_its_pages_render(
@@ -186,8 +220,9 @@ def test_any_mutation_of_a_pack_is_parsed_or_refused_with_a_schema_error(
         pack = parse_pack(
             encode_preamble(text) + text + body, "p", build_id=identity.build_id, bucket=bucket
         )
-        for record in pack.routes.values():
-            for located in record.variants.values():
+        for path in pack.paths:
+            record = pack.route(path)
+            for located in record.variants.values() if record is not None else ():
                 if located.part == 0:
                     assert len(pack.body(located)) == located.bytes
 

@@ -30,8 +30,10 @@ def test_a_planned_pack_parses_back_to_its_routes_and_bodies() -> None:
     for bucket in plan.plans:
         raw = encode_part(plan, bucket, 0, fake_body)
         pack = parse_pack(raw, "p", build_id="b1", bucket=bucket.bucket, data_variant=True)
-        assert set(pack.routes) == {record.path for record in bucket.routes}
-        for route, record in pack.routes.items():
+        assert set(pack.paths) == {record.path for record in bucket.routes}
+        for route in pack.paths:
+            record = pack.route(route)
+            assert record is not None
             for variant, located in record.variants.items():
                 body = pack.body(located)
                 assert body.startswith(f"{route}:{variant.value}".encode())
@@ -56,7 +58,8 @@ GOOD = {
 
 def test_a_valid_pack_reads_its_record() -> None:
     pack = parse_pack(packed(GOOD, b"body"), "p", build_id="b1", bucket=3)
-    record = pack.routes["/a"]
+    record = pack.route("/a")
+    assert record is not None
     assert record.revalidate == 60 and record.tags == ("t",)
     assert pack.body(record.variants[Variant.HTML]) == b"body"
 
@@ -84,8 +87,13 @@ def test_a_valid_pack_reads_its_record() -> None:
     ],
 )
 def test_a_pack_that_breaks_a_rule_is_refused_naming_the_field(change: dict, field: str) -> None:
+    """A frame field refuses the pack at parse; a route's record, when it is looked up."""
     with pytest.raises(SchemaError) as info:
-        parse_pack(packed({**GOOD, **change}, b"body"), "/__prerender/p", build_id="b1", bucket=3)
+        pack = parse_pack(
+            packed({**GOOD, **change}, b"body"), "/__prerender/p", build_id="b1", bucket=3
+        )
+        for path in pack.paths:
+            pack.route(path)
     assert info.value.field_name == field
     assert str(info.value).startswith("/__prerender/p: " + field)
 
@@ -118,5 +126,5 @@ def test_the_example_copy_is_read_back_by_the_worker_reader(tmp_path: Path) -> N
             bucket=bucket,
             data_variant=True,
         )
-        seen |= set(pack.routes)
+        seen |= {path for path in pack.paths if pack.route(path) is not None}
     assert seen == {"/", "/about", "/blog", "/blog/first", "/blog/second"}
