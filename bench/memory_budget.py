@@ -219,7 +219,7 @@ def summarize(
     problems = []
     if errors:
         problems.append(f"{len(errors)} Python errors, first: {errors[0].get('message', '')[:300]}")
-    if first_status != 200:
+    if first_status not in (200, 404):  # 404: a synthetic route the build did not prerender
         problems.append(f"the first request answered {first_status}")
     bad = {k: v for k, v in statuses.items() if k not in ("200", "404")}
     if bad:
