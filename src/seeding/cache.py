@@ -11,6 +11,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from seeding.policy import CACHE_STATUS_HEADER, NEXTJS_CACHE_HEADER, cache_control
 from seeding.routes import Variant
@@ -66,7 +67,7 @@ class CacheEntry:
     def served_headers(self, status_label: str) -> Mapping[str, str]:
         """The headers the entry is served with (its own, Cache-Control from its times,
         its ETag, the cache status as `x-cache-status` and `x-nextjs-cache`), made once
-        per status label and shared by every answer: never modify them."""
+        per status label and shared by every answer, read-only."""
         served = self._served.get(status_label)
         if served is None:
             headers = dict(self.headers)
@@ -74,7 +75,7 @@ class CacheEntry:
             headers["etag"] = self.etag
             headers[CACHE_STATUS_HEADER] = status_label
             headers[NEXTJS_CACHE_HEADER] = status_label
-            served = self._served[status_label] = headers
+            served = self._served[status_label] = MappingProxyType(headers)
         return served
 
     def age(self, now: float) -> float:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import js
@@ -193,15 +194,38 @@ _JS_RESPONSE = js.Response
 _OBJECT_FROM_ENTRIES = js.Object.fromEntries
 
 
+# The JS init objects of read-only header sets answered lately: a cached page's headers
+# are one shared read-only mapping per status label (`CacheEntry.served_headers`), so its
+# init object is made once, not on every hit; `Response` only reads it. Bounded, emptied
+# when full; filled during requests only (never at import, so never in a memory snapshot).
+_INITS: dict[tuple[int, int], tuple[object, Any]] = {}
+MAX_INITS = 512
+
+
+def _init(status: int, headers: Mapping[str, str]) -> Any:
+    shared = isinstance(headers, MappingProxyType)
+    key = (id(headers), status)
+    known = _INITS.get(key) if shared else None
+    if known is not None and known[0] is headers:
+        return known[1]
+    init = to_js(
+        {"status": status, "headers": list(headers.items())},
+        dict_converter=_OBJECT_FROM_ENTRIES,
+    )
+    if shared:
+        if len(_INITS) >= MAX_INITS:
+            _INITS.clear()
+        _INITS[key] = (headers, init)  # the mapping is kept alive: its id is not reused
+    return init
+
+
 def to_js_response(response: Response) -> Any:
     """A JS `Response`, made with two conversions (body, then status and headers in one
     init object) instead of the SDK's `Response(...)`, which hands the headers to JS
-    as a Python iterable that `Headers` walks one crossing per item. The entrypoint
-    may return a JS Response as it is."""
-    init = to_js(
-        {"status": response.status, "headers": list(response.headers.items())},
-        dict_converter=_OBJECT_FROM_ENTRIES,
-    )
+    as a Python iterable that `Headers` walks one crossing per item; the init object of
+    a cached page is reused (`_INITS`). The entrypoint may return a JS Response as it
+    is."""
+    init = _init(response.status, response.headers)
     # 304 and HEAD answers must have a null body, not an empty one. The JS body is a
     # copy (Response copies it again), never a view of Python memory that could move.
     body = to_js(response.body) if response.body else None
