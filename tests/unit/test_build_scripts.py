@@ -15,6 +15,7 @@ import seeding.build.copy as copy_module
 from seeding.build.cli import copy_main, prerender_main
 from seeding.build.manifest import MANIFEST_FILE, PrerenderManifest, parse_manifest, variant_file
 from seeding.build.prerender import write_build
+from seeding.cache import etag_for
 from seeding.packs import parse_pack
 from seeding.rendering import RenderMode, SiteRoute
 from seeding.routes import Variant
@@ -98,6 +99,8 @@ def test_prerender_records_every_route_with_its_status(build: Path) -> None:
     for variant, record in blog.variants.items():
         assert (build / record.file).stat().st_size == record.bytes
         assert record.headers["content-type"] == variant.content_type
+        # The ETag is hashed at build time: a seed answers with it without hashing.
+        assert record.headers["etag"] == etag_for((build / record.file).read_bytes())
 
 
 async def test_prerender_records_a_failing_route_and_exits_non_zero(tmp_path: Path, capsys) -> None:

@@ -12,6 +12,8 @@ renderer under CPython.
   answers anything but a cacheable 200 is skipped with the reason, not an error.
 - The build is written beside the old one and swapped in at the end (`files.Swap`), so
   a failed run never leaves a half-written build.
+- Each variant's headers get its ETag (`cache.etag_for`, unless the site sent one), so
+  the Worker answers conditional requests for a seeded page without hashing its body.
 
 Exit codes (`ExitCode`): 0 every route rendered; 1 a route failed (named); 3 the build
 could not be written (the previous one is kept); 4 the site failed to start.
@@ -39,6 +41,7 @@ from seeding.build.manifest import (
     new_build_id,
     variant_file,
 )
+from seeding.cache import etag_for
 from seeding.rendering import (
     Renderer,
     RenderMode,
@@ -106,6 +109,8 @@ async def render_route(
         relative = variant_file(route.path, variant)
         write_file(out / relative, result.body)
         headers = {k.lower(): v for k, v in result.headers.items()}
+        # The ETag the Worker answers with, hashed here once rather than at each seed.
+        headers.setdefault("etag", etag_for(result.body))
         variants[variant] = BuiltVariant(relative, len(result.body), headers)
     if first is None:
         raise RouteFailed("the route has no variant to render")
