@@ -81,11 +81,12 @@ class Isolate:
             RegenerationLease(sql) if sql is not None else None,
             holder=isolate_id(),
         )
-        log.info(
-            "seeding: shared tier: KV %s, D1 %s",
-            KV_BINDING if kv is not None else "not bound",
-            D1_BINDING if db is not None else "not bound",
-        )
+        if tier.enabled:  # one line per isolate; none without the tier (a log line costs)
+            log.info(
+                "seeding: shared tier: KV %s, D1 %s",
+                KV_BINDING if kv is not None else "not bound",
+                D1_BINDING if db is not None else "not bound",
+            )
         return tier
 
 
