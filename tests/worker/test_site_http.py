@@ -65,6 +65,20 @@ def test_first_request_is_seeded_without_rendering_and_the_second_is_a_hit(
     assert fresh.asset_log() == fetched  # no asset fetch for a cached page
 
 
+def test_the_build_library_is_never_loaded_in_the_worker(fresh: WorkerClient) -> None:
+    """`seeding.build` (prerender, copy, plan) is build-time code: serving a seed, a
+    render and a 404 imports none of it."""
+    assert fresh.get(PRERENDERED).headers["x-cache-status"] == "HIT"
+    assert fresh.get(ON_DEMAND).headers["x-cache-status"] == "MISS"
+    assert fresh.get("/no-such-page").status == 404
+    code = (
+        "import sys\n"
+        "sorted(m for m in sys.modules if m == 'seeding.build' or m.startswith('seeding.build.'))"
+    )
+    assert fresh.evaluate(code) == []
+    assert "seeding.handler" in fresh.evaluate("import sys\nsorted(sys.modules)")
+
+
 def test_fifty_concurrent_cold_requests_fetch_each_file_once(fresh: WorkerClient) -> None:
     with ThreadPoolExecutor(max_workers=50) as pool:
         responses = list(pool.map(lambda _: fresh.get(PRERENDERED), range(50)))
