@@ -16,14 +16,18 @@ Local path dependencies are installed from their folder: `name @ file:///abs/pat
 Idempotent: the inputs (requirements, target, and each path dependency's files: their git
 listing, or a walk of the folder) are written to `python_modules/.vendor-inputs.json`; when they
 are unchanged nothing runs. The new folder is built beside the old one and swapped in whole, so a
-failed run leaves the previous python_modules/ in place. Failures raise VendorError, whose
-message names the file, the package and the fix; the command line prints it and exits 1.
+failed run leaves the previous python_modules/ in place. pip builds a path dependency in its
+own folder, and setuptools leaves `*.egg-info` and `build/` there (a Worker that uploads that
+folder would upload them too): what a run adds of those is removed after it, and what was
+there before is kept. Failures raise VendorError, whose message names the file, the package
+and the fix; the command line prints it and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import re
@@ -287,6 +291,33 @@ def _digest(data: bytes) -> str:
 # --- pip --------------------------------------------------------------------------------------
 
 
+def _build_outputs(folder: Path) -> set[Path]:
+    """Where a setuptools build of `folder` writes: its `*.egg-info` (beside the packages:
+    the folder or its src/) and `build/` (lib/, bdist.*/)."""
+    found: set[Path] = set()
+    for parent in (folder, folder / "src"):
+        if parent.is_dir():
+            found.update(p for p in parent.iterdir() if p.name.endswith(".egg-info"))
+    build = folder / "build"
+    if build.is_dir():
+        found.add(build)
+        found.update(p for p in build.iterdir() if p.name.startswith(("lib", "bdist.")))
+    return found
+
+
+@contextlib.contextmanager
+def no_build_leftovers(folders: list[Path]) -> Iterator[None]:
+    """Remove what a build inside the block added to `folders` (`_build_outputs`); what
+    was there before (a prerender's build/, an egg-info of the user's) stays."""
+    before = {folder: _build_outputs(folder) for folder in folders}
+    try:
+        yield
+    finally:
+        for folder, existing in before.items():
+            for path in sorted(_build_outputs(folder) - existing):  # a parent before its children
+                shutil.rmtree(path, ignore_errors=True)
+
+
 def _pip(args: list[str]) -> str | None:
     """Run pip; None when it succeeds, else its output."""
     cmd = [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "--no-input"]
@@ -351,11 +382,12 @@ def vendor_project(project: Path, *, force: bool = False, log: Log = print) -> b
             direct = [r.text for r in requirements if r.name == PURE_FALLBACK and not r.path]
             build_pure_fallback(direct[0] if direct else PURE_FALLBACK, wheels, work)
         platforms = [arg for p in target.platforms for arg in ("--platform", p)]
-        failure = _pip(
-            ["install", "--no-compile", "--target", str(staged), "--only-binary=:all:"]
-            + ["--python-version", target.python, *platforms, "--find-links", str(wheels)]
-            + [r.text for r in requirements]
-        )
+        with no_build_leftovers([r.path for r in requirements if r.path is not None]):
+            failure = _pip(
+                ["install", "--no-compile", "--target", str(staged), "--only-binary=:all:"]
+                + ["--python-version", target.python, *platforms, "--find-links", str(wheels)]
+                + [r.text for r in requirements]
+            )
         if failure:
             raise _install_failure(failure, target, project / "pyproject.toml")
         shutil.rmtree(staged / "bin", ignore_errors=True)  # console scripts: for no Worker

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from runtime import vendor
 from runtime.vendor import (
     SDK,
     PyodideTarget,
     VendorError,
+    no_build_leftovers,
     read_requirements,
     sdk_pin,
     vendor_inputs,
@@ -133,3 +135,59 @@ def test_building_a_path_dependency_does_not_change_its_fingerprint(tmp_path: Pa
     # What a build of the package does (pip installing it writes its egg-info again).
     (lib / "lib.egg-info" / "SOURCES.txt").write_text("lib.py\nlib.egg-info/SOURCES.txt\n")
     assert vendor_inputs(read_requirements(project), TARGET) == before
+
+
+# --- what a build leaves in a path dependency's folder ---------------------------------------
+
+
+def test_what_a_build_adds_to_a_path_dependency_is_removed_and_what_was_there_stays(
+    tmp_path: Path,
+) -> None:
+    lib = tmp_path / "lib"
+    (lib / "build").mkdir(parents=True)
+    (lib / "build" / "site.json").write_text("{}")  # e.g. a prerender's output
+    (lib / "src" / "mine.egg-info").mkdir(parents=True)
+    with no_build_leftovers([lib]):
+        # What pip's in-place setuptools build writes, and a source file made meanwhile.
+        (lib / "src" / "lib.egg-info").mkdir()
+        (lib / "build" / "lib" / "pkg").mkdir(parents=True)
+        (lib / "build" / "bdist.linux-x86_64").mkdir()
+        (lib / "src" / "new_module.py").write_text("")
+    assert not (lib / "src" / "lib.egg-info").exists()
+    assert not (lib / "build" / "lib").exists()
+    assert not (lib / "build" / "bdist.linux-x86_64").exists()
+    assert (lib / "build" / "site.json").is_file()
+    assert (lib / "src" / "mine.egg-info").is_dir()
+    assert (lib / "src" / "new_module.py").is_file()
+
+
+def test_a_build_folder_the_build_made_is_removed_whole_even_when_it_fails(
+    tmp_path: Path,
+) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with pytest.raises(RuntimeError), no_build_leftovers([lib]):
+        (lib / "build" / "lib").mkdir(parents=True)
+        (lib / "lib.egg-info").mkdir()
+        raise RuntimeError("pip failed")
+    assert sorted(p.name for p in lib.iterdir()) == []
+
+
+def test_vendoring_leaves_no_build_output_in_a_path_dependency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = write_project(tmp_path / "lib", "")
+    project = write_project(tmp_path / "worker", f'dependencies = ["lib @ {lib.as_uri()}"]\n')
+
+    def pip_building_in_place(args: list[str]) -> None:
+        (lib / "lib.egg-info").mkdir()
+        (lib / "build" / "lib").mkdir(parents=True)
+        Path(args[args.index("--target") + 1]).mkdir()
+        return None
+
+    monkeypatch.setattr(vendor, "_pip", pip_building_in_place)
+    monkeypatch.setattr(vendor, "pyodide_target", lambda: TARGET)
+    monkeypatch.setattr(vendor, "build_pure_fallback", lambda *args: None)
+    assert vendor_project(project, log=lambda line: None) is True
+    assert (project / "python_modules" / ".vendor-inputs.json").is_file()
+    assert sorted(p.name for p in lib.iterdir()) == ["pyproject.toml"]
