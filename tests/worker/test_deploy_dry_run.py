@@ -43,6 +43,19 @@ def test_the_upload_holds_the_entry_point_and_every_module_under_src(
     assert not any(name.startswith("src/") for name in uploaded)
 
 
+def test_the_upload_from_src_is_python_modules_only(dry_run: tuple[set[str], str]) -> None:
+    """Nothing else under src/ goes up with the Worker: wrangler uploads *.txt and other
+    files as modules too (an egg-info a build left there would be uploaded)."""
+    uploaded, _ = dry_run
+    # README.md is the note wrangler writes into --outdir, not an upload.
+    other = {
+        name
+        for name in uploaded - {"README.md"}
+        if not name.startswith("python_modules/") and not name.endswith(".py")
+    }
+    assert other == set(), f"remove these from {SRC_DIR} (build by-products?)"
+
+
 def test_the_upload_holds_the_seeding_and_app_packages(dry_run: tuple[set[str], str]) -> None:
     uploaded, _ = dry_run
     for package in ("seeding", "app"):
