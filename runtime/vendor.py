@@ -17,17 +17,15 @@ Idempotent: the inputs (requirements, target, and each path dependency's files: 
 listing, or a walk of the folder) are written to `python_modules/.vendor-inputs.json`; when they
 are unchanged nothing runs. The new folder is built beside the old one and swapped in whole, so a
 failed run leaves the previous python_modules/ in place. pip builds a path dependency in its
-own folder, and setuptools leaves `*.egg-info` and `build/` there (a Worker that uploads that
-folder would upload them too): what a run adds of those is removed after it, and what was
-there before is kept. Failures raise VendorError, whose message names the file, the package
-and the fix; the command line prints it and exits 1.
+own folder: what that build adds there is removed after it (`runtime.build_leftovers`).
+Failures raise VendorError, whose message names the file, the package and the fix; the command
+line prints it and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import json
 import re
@@ -42,6 +40,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from runtime.build_leftovers import no_build_leftovers
 
 ROOT = Path(__file__).resolve().parents[1]
 PYODIDE_LOCK = ROOT / "node_modules" / "pyodide" / "pyodide-lock.json"
@@ -289,33 +289,6 @@ def _digest(data: bytes) -> str:
 
 
 # --- pip --------------------------------------------------------------------------------------
-
-
-def _build_outputs(folder: Path) -> set[Path]:
-    """Where a setuptools build of `folder` writes: its `*.egg-info` (beside the packages:
-    the folder or its src/) and `build/` (lib/, bdist.*/)."""
-    found: set[Path] = set()
-    for parent in (folder, folder / "src"):
-        if parent.is_dir():
-            found.update(p for p in parent.iterdir() if p.name.endswith(".egg-info"))
-    build = folder / "build"
-    if build.is_dir():
-        found.add(build)
-        found.update(p for p in build.iterdir() if p.name.startswith(("lib", "bdist.")))
-    return found
-
-
-@contextlib.contextmanager
-def no_build_leftovers(folders: list[Path]) -> Iterator[None]:
-    """Remove what a build inside the block added to `folders` (`_build_outputs`); what
-    was there before (a prerender's build/, an egg-info of the user's) stays."""
-    before = {folder: _build_outputs(folder) for folder in folders}
-    try:
-        yield
-    finally:
-        for folder, existing in before.items():
-            for path in sorted(_build_outputs(folder) - existing):  # a parent before its children
-                shutil.rmtree(path, ignore_errors=True)
 
 
 def _pip(args: list[str]) -> str | None:

@@ -158,7 +158,13 @@ PY
     fi
     if [ ! -f "$stamp" ]; then
       echo "dev: installing the project's dependencies into $venv"
-      "$venv/bin/python" -m pip install -q --disable-pip-version-check "${pip_args[@]}" \
+      # Local folders are installed editable (-e DIR); what their build leaves in them goes.
+      folders=()
+      for ((i = 0; i < ${#pip_args[@]}; i++)); do
+        [ "${pip_args[i]}" = "-e" ] && folders+=(--folder "${pip_args[i + 1]}")
+      done
+      .venv/bin/python -m runtime.build_leftovers "${folders[@]}" -- \
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "${pip_args[@]}" \
         2> >(grep -v "is ignored: it is neither" >&2)
       rm -f "$venv"/.dev-installed-*
       touch "$stamp"

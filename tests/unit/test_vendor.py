@@ -17,7 +17,6 @@ from runtime.vendor import (
     SDK,
     PyodideTarget,
     VendorError,
-    no_build_leftovers,
     read_requirements,
     sdk_pin,
     vendor_inputs,
@@ -138,39 +137,6 @@ def test_building_a_path_dependency_does_not_change_its_fingerprint(tmp_path: Pa
 
 
 # --- what a build leaves in a path dependency's folder ---------------------------------------
-
-
-def test_what_a_build_adds_to_a_path_dependency_is_removed_and_what_was_there_stays(
-    tmp_path: Path,
-) -> None:
-    lib = tmp_path / "lib"
-    (lib / "build").mkdir(parents=True)
-    (lib / "build" / "site.json").write_text("{}")  # e.g. a prerender's output
-    (lib / "src" / "mine.egg-info").mkdir(parents=True)
-    with no_build_leftovers([lib]):
-        # What pip's in-place setuptools build writes, and a source file made meanwhile.
-        (lib / "src" / "lib.egg-info").mkdir()
-        (lib / "build" / "lib" / "pkg").mkdir(parents=True)
-        (lib / "build" / "bdist.linux-x86_64").mkdir()
-        (lib / "src" / "new_module.py").write_text("")
-    assert not (lib / "src" / "lib.egg-info").exists()
-    assert not (lib / "build" / "lib").exists()
-    assert not (lib / "build" / "bdist.linux-x86_64").exists()
-    assert (lib / "build" / "site.json").is_file()
-    assert (lib / "src" / "mine.egg-info").is_dir()
-    assert (lib / "src" / "new_module.py").is_file()
-
-
-def test_a_build_folder_the_build_made_is_removed_whole_even_when_it_fails(
-    tmp_path: Path,
-) -> None:
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    with pytest.raises(RuntimeError), no_build_leftovers([lib]):
-        (lib / "build" / "lib").mkdir(parents=True)
-        (lib / "lib.egg-info").mkdir()
-        raise RuntimeError("pip failed")
-    assert sorted(p.name for p in lib.iterdir()) == []
 
 
 def test_vendoring_leaves_no_build_output_in_a_path_dependency(
