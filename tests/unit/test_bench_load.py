@@ -16,13 +16,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
 
     def do_GET(self) -> None:
+        # Recorded before answering: a client that has its answer finds its request counted.
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
         body = b"missing" if self.path == "/missing" else b"ok"
         self.send_response(404 if self.path == "/missing" else 200)
         self.send_header("content-length", str(len(body)))
         self.send_header("x-cache-status", "HIT")
         self.end_headers()
         self.wfile.write(body)
-        self.server.paths.append(self.path)  # type: ignore[attr-defined]
 
     def log_message(self, *args: object) -> None:
         pass
