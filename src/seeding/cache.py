@@ -34,6 +34,11 @@ def cache_key(build_id: str, variant: Variant, route: str) -> str:
     return f"{build_id}\x00{variant.value}\x00{route}"
 
 
+def shown_key(key: str) -> str:
+    """A cache key as logs show it (its parts separated by spaces)."""
+    return key.replace("\x00", " ")
+
+
 @dataclass(frozen=True)
 class CacheEntry:
     """A response that can be served again.

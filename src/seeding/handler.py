@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from seeding.assets import AssetFetcher
 from seeding.build_identity import BuildIdentity
-from seeding.cache import CacheEntry, MemoryCache, cache_key, etag_for
+from seeding.cache import CacheEntry, MemoryCache, cache_key, etag_for, shown_key
 from seeding.config import SiteConfig
 from seeding.http import Request, Response, text_response
 from seeding.packs import RouteDigest
@@ -289,7 +289,7 @@ class SiteHandler:
         try:
             self.cache.set(key, entry)
         except Exception:
-            log.exception("cache write failed for %s; serving uncached", _shown(key))
+            log.exception("cache write failed for %s; serving uncached", shown_key(key))
 
     def _regenerate_later(
         self, key: str, target: RouteTarget, stale: CacheEntry, bindings: Bindings
@@ -306,7 +306,7 @@ class SiteHandler:
                 and shared.verdict(newer, route, now) is Verdict.FRESH
             ):
                 self._store(key, newer)
-                log.info("seeding: took %s from KV (made by another isolate)", _shown(key))
+                log.info("seeding: took %s from KV (made by another isolate)", shown_key(key))
                 return True
             if not await shared.may_regenerate(self.build_id, variant, route, stale, now):
                 return False  # another isolate holds the lease for this window
@@ -325,7 +325,7 @@ class SiteHandler:
                 await shared.regeneration_failed(self.build_id, variant, route, stale, now)
                 raise
             self._store(key, fresh)
-            log.info("seeding: regenerated %s", _shown(key))
+            log.info("seeding: regenerated %s", shown_key(key))
             await shared.write(self.build_id, variant, route, fresh, self.clock())
             return True
 
@@ -389,11 +389,6 @@ class SiteHandler:
         if request.query:
             location += "?" + request.query
         return Response(308, {"location": location, "cache-control": DYNAMIC_CACHE_CONTROL})
-
-
-def _shown(key: str) -> str:
-    """A cache key as logs show it (its parts separated by spaces)."""
-    return key.replace("\x00", " ")
 
 
 class _ReadTracking(Mapping[str, str]):

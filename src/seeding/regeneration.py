@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from seeding.cache import shown_key
+
 log = logging.getLogger("seeding")
 
 
@@ -51,7 +53,6 @@ class Regenerator:
         return self._run(key, work)
 
     async def _run(self, key: str, work: Callable[[], Awaitable[bool]]) -> None:
-        shown = key.replace("\x00", " ")
         try:
             done = await work()
         except Exception as exc:
@@ -62,7 +63,7 @@ class Regenerator:
             log.error(
                 "seeding: regeneration of %s failed (%r); keeping the last good page, "
                 "next try in %.0f s",
-                shown,
+                shown_key(key),
                 exc,
                 delay,
             )

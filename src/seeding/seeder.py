@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from seeding.assets import AssetFetcher
 from seeding.build_identity import BuildIdentity
-from seeding.cache import CacheEntry, MemoryCache, cache_key
+from seeding.cache import CacheEntry, MemoryCache, cache_key, shown_key
 from seeding.documents import DocumentLoader
 from seeding.packs import Pack, PackedVariant, RouteDigest, pack_file, parse_pack
 from seeding.routes import Variant, asset_path
@@ -180,4 +180,4 @@ class Seeder:
             self._cache.set(key, entry)
         except Exception:
             # Still serve what was fetched; a later request seeds again.
-            log.exception("seeding: cache write failed for %s", key.replace("\x00", " "))
+            log.exception("seeding: cache write failed for %s", shown_key(key))
