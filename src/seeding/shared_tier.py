@@ -40,7 +40,7 @@ from seeding.cache import CacheEntry
 from seeding.kv_pages import PageStore, page_key
 from seeding.regen_lease import RegenerationLease
 from seeding.routes import Variant
-from seeding.tag_clock import TagClock, Verdict
+from seeding.tag_clock import TagClock, Verdict, own_verdict
 
 WaitUntil = Callable[[Awaitable[Any]], None]
 
@@ -75,9 +75,7 @@ class SharedTier:
     def verdict(self, entry: CacheEntry, route: str, now: float) -> Verdict:
         if self.tags is not None:
             return self.tags.verdict(entry, route, now)
-        if entry.is_expired(now):
-            return Verdict.EXPIRED
-        return Verdict.STALE if entry.is_stale(now) else Verdict.FRESH
+        return own_verdict(entry, now)
 
     async def ensure_loaded(self, now: float) -> None:
         """Await a refresh of the snapshot when one is due (the first one, or one

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -78,6 +78,13 @@ class Verdict(str, Enum):
     FRESH = "fresh"
     STALE = "stale"
     EXPIRED = "expired"
+
+
+def own_verdict(entry: CacheEntry, now: float) -> Verdict:
+    """How `entry` may be served at `now` by its own revalidate and expire times alone."""
+    if entry.is_expired(now):
+        return Verdict.EXPIRED
+    return Verdict.STALE if entry.is_stale(now) else Verdict.FRESH
 
 
 @dataclass(frozen=True)
@@ -134,15 +141,11 @@ class TagClock:
 
     def verdict(self, entry: CacheEntry, route: str, now: float) -> Verdict:
         """How `entry`, the cached page of `route`, may be served at `now`."""
-        if entry.is_expired(now):
-            return Verdict.EXPIRED
-        stale = entry.is_stale(now)
-        if not self._marks:
-            return Verdict.STALE if stale else Verdict.FRESH
-        for key in ((PATH, route), *((TAG, tag) for tag in entry.tags)):
-            mark = self._marks.get(key)
-            if mark is None:
-                continue
+        own = own_verdict(entry, now)
+        if own is Verdict.EXPIRED or not self._marks:
+            return own
+        stale = own is Verdict.STALE
+        for mark in self._marks_of(entry, route):
             if mark.expired_at is not None and mark.expired_at >= entry.generated_at:
                 return Verdict.EXPIRED
             stale = stale or mark.stale_at >= entry.generated_at
@@ -152,12 +155,14 @@ class TagClock:
         """The newest revalidation time of the route or one of the entry's tags, from
         the snapshot (None: none). Regenerations after different revalidations are
         told apart by it."""
-        times = [
-            mark.stale_at
-            for key in ((PATH, route), *((TAG, tag) for tag in entry.tags))
-            if (mark := self._marks.get(key)) is not None
-        ]
-        return max(times) if times else None
+        return max((mark.stale_at for mark in self._marks_of(entry, route)), default=None)
+
+    def _marks_of(self, entry: CacheEntry, route: str) -> Iterator[_Mark]:
+        """The revalidations recorded for the route or one of the entry's tags."""
+        for key in ((PATH, route), *((TAG, tag) for tag in entry.tags)):
+            mark = self._marks.get(key)
+            if mark is not None:
+                yield mark
 
     async def revalidate(
         self, paths: Iterable[str], tags: Iterable[str], mode: RevalidationMode, now: float
