@@ -118,10 +118,11 @@ PACK_FAULTS: list[tuple[str, Callable[[bytes], bytes]]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "fault"), PACK_FAULTS, ids=[n for n, _ in PACK_FAULTS])
-async def test_a_broken_pack_is_one_error_and_its_pages_render(
-    pristine: Deploy, tmp_path: Path, caplog, name: str, fault: Callable[[bytes], bytes]
-) -> None:
+async def serve_with_faulted_pack(
+    pristine: Deploy, tmp_path: Path, caplog, fault: Callable[[bytes], bytes]
+) -> tuple[Deploy, Isolate, Path]:
+    """A fresh deploy whose pack of FAULTED is rewritten by `fault`, its known pages
+    served by one isolate; exactly one error logged."""
     deploy = fresh(pristine, tmp_path)
     path = deploy.public / pack_path(deploy.identity(), FAULTED).lstrip("/")
     path.write_bytes(fault(path.read_bytes()))
@@ -129,6 +130,14 @@ async def test_a_broken_pack_is_one_error_and_its_pages_render(
     with caplog.at_level(logging.WARNING, logger="seeding"):
         await serve_known_pages(isolate)
     assert len(errors(caplog)) == 1, [r.getMessage() for r in errors(caplog)]
+    return deploy, isolate, path
+
+
+@pytest.mark.parametrize(("name", "fault"), PACK_FAULTS, ids=[n for n, _ in PACK_FAULTS])
+async def test_a_broken_pack_is_one_error_and_its_pages_render(
+    pristine: Deploy, tmp_path: Path, caplog, name: str, fault: Callable[[bytes], bytes]
+) -> None:
+    deploy, isolate, path = await serve_with_faulted_pack(pristine, tmp_path, caplog, fault)
     assert isolate.assets.log.count("/" + str(path.relative_to(deploy.public))) == 1
     assert any(route == FAULTED for route, _, _ in isolate.site.renders)
 
@@ -137,13 +146,7 @@ async def test_a_broken_pack_is_one_error_and_its_pages_render(
 async def test_a_broken_record_is_one_error_and_only_its_route_renders(
     pristine: Deploy, tmp_path: Path, caplog, name: str, fault: Callable[[bytes], bytes]
 ) -> None:
-    deploy = fresh(pristine, tmp_path)
-    path = deploy.public / pack_path(deploy.identity(), FAULTED).lstrip("/")
-    path.write_bytes(fault(path.read_bytes()))
-    isolate = Isolate(deploy)
-    with caplog.at_level(logging.WARNING, logger="seeding"):
-        await serve_known_pages(isolate)
-    assert len(errors(caplog)) == 1, [r.getMessage() for r in errors(caplog)]
+    deploy, isolate, _ = await serve_with_faulted_pack(pristine, tmp_path, caplog, fault)
     assert f"routes['{FAULTED}']" in errors(caplog)[0].getMessage()
     rendered = {route for route, _, _ in isolate.site.renders}
     assert FAULTED in rendered

@@ -313,6 +313,16 @@ def test_the_releases_page_renders_from_the_upstream_and_is_cached(
     assert api.requests == 1
 
 
+def the_new_release_served(worker: WorkerClient) -> HttpResponse | bool:
+    """Within 15 s, the releases page as a HIT that lists NEW_RELEASE (False: it never was)."""
+    return wait_for(
+        lambda: (r := worker.get(RELEASES)).headers["x-cache-status"] == "HIT"
+        and NEW_RELEASE["tag_name"] in r.text
+        and r,
+        timeout=15,
+    )
+
+
 def test_a_stale_releases_page_is_served_at_once_then_regenerated_from_the_upstream(
     fresh: WorkerClient, api: ReleasesApi
 ) -> None:
@@ -324,12 +334,7 @@ def test_a_stale_releases_page_is_served_at_once_then_regenerated_from_the_upstr
     stale = fresh.get(RELEASES)
     assert cache_status(stale) == "STALE"
     assert stale.body == first.body  # the old page, at once
-    regenerated = wait_for(
-        lambda: (r := fresh.get(RELEASES)).headers["x-cache-status"] == "HIT"
-        and NEW_RELEASE["tag_name"] in r.text
-        and r,
-        timeout=15,
-    )
+    regenerated = the_new_release_served(fresh)
     assert regenerated, "the regeneration did not land"
     assert api.requests == 2
     assert len(log_lines(fresh, "regenerated")) == 1
@@ -356,12 +361,7 @@ def test_an_upstream_failure_during_regeneration_keeps_the_last_good_page(
     backoff = re.search(r"next try in (\d+) s", failure)
     assert backoff, failure
     time.sleep(int(backoff.group(1)) + 0.3)
-    recovered = wait_for(
-        lambda: (r := fresh.get(RELEASES)).headers["x-cache-status"] == "HIT"
-        and NEW_RELEASE["tag_name"] in r.text
-        and r,
-        timeout=15,
-    )
+    recovered = the_new_release_served(fresh)
     assert recovered, "the page was not regenerated after the upstream came back"
 
 
