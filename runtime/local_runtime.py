@@ -270,17 +270,17 @@ def without_storage_bindings(wrangler_toml: str) -> str:
     """A wrangler.toml's text without its KV namespaces and D1 databases (each
     `[[kv_namespaces]]` / `[[d1_databases]]` table, up to the next table or a comment
     line before it): the Worker as it runs without a shared tier."""
-    lines = wrangler_toml.splitlines()
-    keep = [True] * len(lines)
+    kept = []
     dropping = False
-    for n, line in enumerate(lines):
+    for line in wrangler_toml.splitlines():
         stripped = line.strip()
         if stripped.startswith("["):
             dropping = stripped in STORAGE_TABLES
         elif dropping and stripped.startswith("#"):
             dropping = False  # a comment starts what comes next
-        keep[n] = not dropping
-    return "\n".join(line for line, kept in zip(lines, keep, strict=True) if kept) + "\n"
+        if not dropping:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
 
 
 def run_wrangler(
