@@ -201,8 +201,10 @@ class SiteHandler:
             if verdict is not Verdict.EXPIRED:
                 return entry, verdict
             self.cache.delete(key)
-        digest = RouteDigest.of(route)
-        static = self.build is not None and self.build.never_revalidates(digest)
+        digest, static = None, False  # without a build nothing is seeded: no digest needed
+        if self.build is not None:
+            digest = RouteDigest.of(route)
+            static = self.build.never_revalidates(digest)
         if not static:
             await shared.ensure_loaded(now)
 
