@@ -49,8 +49,8 @@ from bench.scale import load_identity_module
 from bench.sites import synthetic_build, synthetic_layout
 from bench.stats import figure, median
 from seeding.build.manifest import MANIFEST_FILE, parse_manifest
-from seeding.build_identity import BUILD_MODULE
-from seeding.packs import RouteDigest, pack_file
+from seeding.seed.build_identity import BUILD_MODULE
+from seeding.seed.packs import RouteDigest, pack_file
 
 VARIANTS = ("constant", "floor", "seeded", "render")
 EXPECTED = {"constant": "", "floor": "", "seeded": "HIT", "render": "MISS"}

@@ -24,8 +24,8 @@ from bench.baselines.manifest_layout import manifest_layout_files
 from bench.synthetic_site import SiteSpec, synthetic_manifest
 from seeding.build.copy import FREE_PLAN_FILES, PAID_PLAN_FILES
 from seeding.build.plan import plan_packs
-from seeding.build_identity import BuildIdentity, identity_of
-from seeding.packs import RouteDigest
+from seeding.seed.build_identity import BuildIdentity, identity_of
+from seeding.seed.packs import RouteDigest
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def unlisted_keys(count: int, seed: int = 7) -> list[str]:
 
 def would_fetch(identity: BuildIdentity, route: str) -> bool:
     """Whether the seeder fetches a pack for `route`: its filter and bucket map let the
-    route through (seeding.seeder.Seeder._seed, before any fetch)."""
+    route through (seeding.seed.seeder.Seeder._seed, before any fetch)."""
     digest = RouteDigest.of(route)
     return identity.filter.might_contain(digest) and identity.holds_bucket(
         digest.bucket(identity.buckets)

@@ -39,22 +39,22 @@ from bench.scale import (
 from bench.sites import LAYOUTS, LaidOut, count_files, synthetic_build, synthetic_layout
 from bench.stats import figure, median
 from seeding.build.manifest import MANIFEST_FILE, parse_manifest
-from seeding.packs import RouteDigest, pack_file
 from seeding.routes import PRERENDER_DIR, PRERENDER_PREFIX, Variant
 from seeding.schema import MAX_ASSET_BYTES
+from seeding.seed.packs import RouteDigest, pack_file
 
 BYTES_ROUTES = 2_000  # routes whose cold-seed bytes are counted from the files on disk
 IMPORT_IDENTITY = """
 import sys
 from app import SITE
-from seeding.build_identity import load_identity
+from seeding.seed.build_identity import load_identity
 sys.modules.pop("prerender_build", None)
 load_identity(SITE.config) is not None
 """
 IMPORT_NOTHING = """
 import sys
 from app import SITE
-from seeding.build_identity import load_identity
+from seeding.seed.build_identity import load_identity
 True
 """
 

@@ -28,7 +28,7 @@ from bench.baselines.manifest_layout import copy_manifest_layout
 from bench.machine import ROOT, log
 from bench.projects import cache_key, run_build_step
 from bench.synthetic_site import SiteSpec, write_site
-from seeding.build_identity import BUILD_MODULE
+from seeding.seed.build_identity import BUILD_MODULE
 
 CACHE_DIR = ROOT / "bench" / ".cache"
 DONE = ".done"
@@ -64,9 +64,9 @@ def layout_sources(layout: str) -> list[Path]:
     return [
         seeding / "build" / "copy.py",
         seeding / "build" / "plan.py",
-        seeding / "packs.py",
-        seeding / "membership.py",
-        seeding / "build_identity.py",
+        seeding / "seed" / "packs.py",
+        seeding / "seed" / "membership.py",
+        seeding / "seed" / "build_identity.py",
     ]
 
 

@@ -1,4 +1,4 @@
--- On-demand revalidations (seeding/tag_clock.py): one row per revalidated path or tag.
+-- On-demand revalidations (seeding/shared/tag_clock.py): one row per revalidated path or tag.
 -- An entry generated at or before `stale_at` is stale; at or before `expired_at`, expired.
 -- Both only grow (a later revalidation never moves them back). `seq` increases on every
 -- write, across all rows, so an isolate reads only the rows changed since its last read.

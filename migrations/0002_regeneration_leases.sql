@@ -1,4 +1,4 @@
--- Regeneration leases (seeding/regen_lease.py): at most one isolate regenerates a key per
+-- Regeneration leases (seeding/shared/regen_lease.py): at most one isolate regenerates a key per
 -- window. A row is taken over only once `expires_at` has passed, by one conditional upsert.
 CREATE TABLE regeneration_leases (
     key TEXT PRIMARY KEY,       -- what is regenerated (a cache key)

@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit
 
 from seeding.cache_headers import cache_policy, cache_tags
 from seeding.config import SiteConfig
+from seeding.primitives.singleflight import SingleFlight
 from seeding.rendering import (
     RenderMode,
     RenderRequest,
@@ -41,7 +42,6 @@ from seeding.rendering import (
     SiteStartupError,
 )
 from seeding.routes import Variant, canonical_path, resolve_request_path
-from seeding.singleflight import SingleFlight
 
 log = logging.getLogger("seeding")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from seeding.cache import DEFAULT_MAX_BYTES
+from seeding.primitives.cache import DEFAULT_MAX_BYTES
 
 # Next.js's default `expireTime`: a stale page may be served for up to a year.
 DEFAULT_EXPIRE_SECONDS = 365 * 24 * 3600

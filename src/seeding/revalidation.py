@@ -30,7 +30,7 @@ from typing import Any
 
 from seeding.config import SiteConfig
 from seeding.routes import MAX_ROUTE_LENGTH, percent_decode, resolve_request_path
-from seeding.tag_clock import RevalidationMode
+from seeding.shared.tag_clock import RevalidationMode
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_PATHS = 128

@@ -29,17 +29,17 @@ import js
 from pyodide.ffi import jsnull, to_js  # type: ignore[attr-defined]  # jsnull: Pyodide >= 0.27
 from workers import WorkerEntrypoint
 
-from seeding.assets import AssetResponse
-from seeding.build_identity import BUILD_MODULE, load_identity
 from seeding.config import D1_BINDING, KV_BINDING, Settings, settings_from_vars
-from seeding.handler import CACHED_METHODS, Bindings, Revalidation, SiteHandler, create_handler
+from seeding.flow.handler import CACHED_METHODS, Bindings, Revalidation, SiteHandler, create_handler
 from seeding.http import LazyHeaders, Request, Response
-from seeding.kv_pages import PageStore
-from seeding.regen_lease import RegenerationLease
 from seeding.rendering import Renderer
-from seeding.shared_tier import SharedTier, isolate_id
-from seeding.sql_database import SqlRow, SqlValue
-from seeding.tag_clock import TagClock
+from seeding.seed.assets import AssetResponse
+from seeding.seed.build_identity import BUILD_MODULE, load_identity
+from seeding.shared.kv_pages import PageStore
+from seeding.shared.regen_lease import RegenerationLease
+from seeding.shared.sql_database import SqlRow, SqlValue
+from seeding.shared.tag_clock import TagClock
+from seeding.shared.tier import SharedTier, isolate_id
 
 log = logging.getLogger("seeding")
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seeding.assets import AssetResponse
 from seeding.config import SiteConfig
 from seeding.rendering import RenderMode, RenderRequest, RenderResult, SiteRoute
 from seeding.routes import PRERENDER_PREFIX, Variant
+from seeding.seed.assets import AssetResponse
 
 
 class FakeClock:

@@ -9,13 +9,13 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from seeding.sql_database import SqlRow, SqlValue
+from seeding.shared.sql_database import SqlRow, SqlValue
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 class FakeKV:
-    """`seeding.kv_pages.KeyValueNamespace` over a dict. `get_error` / `put_error` are
+    """`seeding.shared.kv_pages.KeyValueNamespace` over a dict. `get_error` / `put_error` are
     raised by the next calls; `hang` makes calls never answer."""
 
     def __init__(self) -> None:
@@ -54,7 +54,7 @@ def migrated_database() -> sqlite3.Connection:
 
 
 class SqliteD1:
-    """`seeding.sql_database.SqlDatabase` over a sqlite3 connection. `error` is raised
+    """`seeding.shared.sql_database.SqlDatabase` over a sqlite3 connection. `error` is raised
     by every call while set; `hang` makes calls never answer; `calls` logs the SQL."""
 
     def __init__(self, connection: sqlite3.Connection | None = None) -> None:

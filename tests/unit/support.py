@@ -11,15 +11,15 @@ from pathlib import Path
 
 from seeding.build.copy import CopyResult, copy_build
 from seeding.build.prerender import ExitCode, write_build
-from seeding.build_identity import BUILD_MODULE, BuildIdentity
-from seeding.build_identity import identity_of as module_identity
-from seeding.cache import MemoryCache
-from seeding.handler import Bindings, Revalidation, SiteHandler
+from seeding.flow.handler import Bindings, Revalidation, SiteHandler
 from seeding.http import Request, Response
-from seeding.packs import RouteDigest, pack_file
+from seeding.primitives.cache import MemoryCache
 from seeding.rendering import Renderer
 from seeding.routes import PRERENDER_DIR, asset_path
-from seeding.shared_tier import SharedTier
+from seeding.seed.build_identity import BUILD_MODULE, BuildIdentity
+from seeding.seed.build_identity import identity_of as module_identity
+from seeding.seed.packs import RouteDigest, pack_file
+from seeding.shared.tier import SharedTier
 from tests.unit.fakes import FakeAssets, FakeClock, FakeSite, WaitUntil
 
 

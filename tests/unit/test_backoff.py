@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from seeding.backoff import Backoff, LogThrottle
+from seeding.primitives.backoff import Backoff, LogThrottle
 
 
 def test_pauses_double_after_each_failure_up_to_the_cap() -> None:

@@ -27,9 +27,9 @@ from bench.synthetic_site import (
 )
 from seeding.build.copy import copy_build
 from seeding.build.manifest import MANIFEST_FILE, parse_manifest
-from seeding.build_identity import identity_of
 from seeding.routes import Variant, validate_route_key
 from seeding.schema import RouteStatus
+from seeding.seed.build_identity import identity_of
 
 
 def test_the_synthetic_site_is_a_valid_deterministic_build(tmp_path: Path) -> None:

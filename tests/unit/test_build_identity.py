@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from seeding.build_identity import check_site, load_identity, parse_identity
 from seeding.config import SiteConfig
 from seeding.schema import SchemaError
+from seeding.seed.build_identity import check_site, load_identity, parse_identity
 from tests.unit.support import build_once, copy, identity_of
 
 
@@ -27,7 +27,7 @@ def test_the_written_module_is_the_build_it_was_made_from(deploy) -> None:
     assert identity.buckets == deploy.result.plan.buckets
     assert identity.routes == 5 and identity.data_variant is True
     assert identity.filter.data == deploy.result.plan.filter.data
-    from seeding.packs import RouteDigest
+    from seeding.seed.packs import RouteDigest
 
     assert identity.never_revalidates(RouteDigest.of("/about"))
     assert not identity.never_revalidates(RouteDigest.of("/blog/first"))  # revalidates

@@ -15,11 +15,11 @@ import seeding.build.copy as copy_module
 from seeding.build.cli import copy_main, prerender_main
 from seeding.build.manifest import MANIFEST_FILE, PrerenderManifest, parse_manifest, variant_file
 from seeding.build.prerender import write_build
-from seeding.cache import etag_for
-from seeding.packs import parse_pack
+from seeding.primitives.cache import etag_for
 from seeding.rendering import RenderMode, SiteRoute
 from seeding.routes import Variant
 from seeding.schema import RouteStatus
+from seeding.seed.packs import parse_pack
 from tests.unit.fakes import FakeClock, FakeSite
 from tests.unit.support import identity_of, prerender
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seeding.cache import ENTRY_OVERHEAD_BYTES, CacheEntry, MemoryCache, cache_key
+from seeding.primitives.cache import ENTRY_OVERHEAD_BYTES, CacheEntry, MemoryCache, cache_key
 from seeding.routes import Variant
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from seeding.cache import DEFAULT_MAX_BYTES
 from seeding.config import VARS, Settings, settings_from_vars
+from seeding.primitives.cache import DEFAULT_MAX_BYTES
 
 
 def settings(**vars: object) -> tuple[Settings, list[str]]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from seeding.assets import AssetResponse
-from seeding.documents import DocumentLoader
+from seeding.seed.assets import AssetResponse
+from seeding.seed.documents import DocumentLoader
 from tests.unit.fakes import FakeClock
 
 

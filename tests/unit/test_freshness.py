@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from seeding.config import SiteConfig
-from seeding.policy import DYNAMIC_CACHE_CONTROL
+from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
 from tests.unit.conftest import Harness, make_harness
 
 

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seeding.build.manifest import MANIFEST_FILE, parse_manifest
-from seeding.packs import MAX_PREAMBLE, RouteDigest, encode_preamble, parse_pack
 from seeding.schema import SchemaError
+from seeding.seed.packs import MAX_PREAMBLE, RouteDigest, encode_preamble, parse_pack
 from tests.unit.support import Deploy, Isolate, deploy_once, pack_path
 
 KNOWN_PAGES = ["/about", "/", "/blog/first", "/blog/first.json", "/blog/late", "/index.json"]

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seeding.cache import cache_key
+from seeding.primitives.cache import cache_key
 from seeding.rendering import RenderRequest, RenderResult
 from seeding.routes import Variant, resolve_request_path
 from tests.unit.fakes import FakeSite

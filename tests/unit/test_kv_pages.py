@@ -8,8 +8,9 @@ import logging
 
 import pytest
 
-from seeding.cache import CacheEntry
-from seeding.kv_pages import (
+from seeding.primitives.cache import CacheEntry
+from seeding.routes import MAX_ROUTE_LENGTH, Variant
+from seeding.shared.kv_pages import (
     KV_MAX_KEY_BYTES,
     KV_MAX_VALUE_BYTES,
     PageStore,
@@ -17,7 +18,6 @@ from seeding.kv_pages import (
     encode_entry,
     page_key,
 )
-from seeding.routes import MAX_ROUTE_LENGTH, Variant
 from tests.unit.fakes_shared import FakeKV
 
 NOW = 1_800_000_000.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from seeding.membership import FALSE_POSITIVE_RATE, RouteFilter, size_for
-from seeding.packs import RouteDigest
+from seeding.seed.membership import FALSE_POSITIVE_RATE, RouteFilter, size_for
+from seeding.seed.packs import RouteDigest
 
 
 def test_every_listed_route_is_let_through() -> None:

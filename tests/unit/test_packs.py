@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from seeding.build.plan import encode_part, plan_packs
-from seeding.packs import RouteDigest, encode_preamble, pack_file, parse_pack
 from seeding.routes import Variant
 from seeding.schema import SchemaError
+from seeding.seed.packs import RouteDigest, encode_preamble, pack_file, parse_pack
 from tests.unit.test_plan import manifest
 
 

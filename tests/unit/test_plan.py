@@ -6,10 +6,10 @@ import pytest
 
 from seeding.build.manifest import BuiltRoute, BuiltVariant, PrerenderManifest, variant_file
 from seeding.build.plan import ROUTES_PER_BUCKET, plan_packs
-from seeding.membership import FALSE_POSITIVE_RATE
-from seeding.packs import RouteDigest
 from seeding.routes import Variant
 from seeding.schema import MAX_ASSET_BYTES, RouteStatus
+from seeding.seed.membership import FALSE_POSITIVE_RATE
+from seeding.seed.packs import RouteDigest
 
 FREE_PLAN_FILES, PAID_PLAN_FILES = 20_000, 100_000
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from seeding.regen_lease import RegenerationLease
-from seeding.sql_database import SqlRow, SqlValue
+from seeding.shared.regen_lease import RegenerationLease
+from seeding.shared.sql_database import SqlRow, SqlValue
 from tests.unit.fakes_shared import SqliteD1
 
 NOW = 1_800_000_000.0

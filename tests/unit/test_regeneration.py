@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from seeding.regeneration import Regenerator
+from seeding.primitives.regenerator import Regenerator
 from tests.unit.fakes import FakeClock
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from seeding.cache import CacheEntry
 from seeding.config import SiteConfig
+from seeding.primitives.cache import CacheEntry
 from seeding.revalidation import (
     MAX_BODY_BYTES,
     MAX_PATHS,
@@ -21,7 +21,7 @@ from seeding.revalidation import (
     handle_revalidation,
 )
 from seeding.routes import MAX_ROUTE_LENGTH
-from seeding.tag_clock import RevalidationMode, TagClock, Verdict
+from seeding.shared.tag_clock import RevalidationMode, TagClock, Verdict
 from tests.unit.fakes_shared import SqliteD1
 
 SECRET = "s3cret-\u00e9-token"

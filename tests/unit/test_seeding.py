@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from seeding.config import SiteConfig
-from seeding.packs import RouteDigest
+from seeding.seed.packs import RouteDigest
 from tests.unit.conftest import Harness, make_harness
 from tests.unit.fakes import Fault
 from tests.unit.support import Isolate, pack_path

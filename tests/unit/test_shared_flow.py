@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from seeding.handler import Revalidation
-from seeding.kv_pages import PageStore, page_key
-from seeding.regen_lease import RegenerationLease
+from seeding.flow.handler import Revalidation
 from seeding.routes import Variant
-from seeding.shared_tier import SharedTier
-from seeding.tag_clock import TagClock
+from seeding.shared.kv_pages import PageStore, page_key
+from seeding.shared.regen_lease import RegenerationLease
+from seeding.shared.tag_clock import TagClock
+from seeding.shared.tier import SharedTier
 from tests.unit.fakes import FakeClock, FakeSite
 from tests.unit.fakes_shared import FakeKV, SqliteD1, migrated_database
 from tests.unit.support import Deploy, Isolate, copy, prerender

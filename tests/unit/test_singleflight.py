@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from seeding.singleflight import SingleFlight
+from seeding.primitives.singleflight import SingleFlight
 
 
 async def test_concurrent_callers_share_one_call() -> None:

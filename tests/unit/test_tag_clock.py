@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from seeding.cache import CacheEntry
-from seeding.sql_database import SqlRow, SqlValue
-from seeding.tag_clock import RevalidationMode, TagClock, Verdict
+from seeding.primitives.cache import CacheEntry
+from seeding.shared.sql_database import SqlRow, SqlValue
+from seeding.shared.tag_clock import RevalidationMode, TagClock, Verdict
 from tests.unit.fakes import WaitUntil
 from tests.unit.fakes_shared import SqliteD1
 

@@ -409,7 +409,7 @@ def test_the_upload_holds_starlette_jinja2_and_the_seeding_core_as_vendored_pack
         "markupsafe/_native.py",
         "seeding/worker.py",
         "seeding/asgi.py",
-        "seeding/handler.py",
+        "seeding/flow/handler.py",
         "workers/__init__.py",
     ):
         assert f"python_modules/{module}" in uploaded

@@ -76,7 +76,7 @@ def test_the_build_library_is_never_loaded_in_the_worker(fresh: WorkerClient) ->
         "sorted(m for m in sys.modules if m == 'seeding.build' or m.startswith('seeding.build.'))"
     )
     assert fresh.evaluate(code) == []
-    assert "seeding.handler" in fresh.evaluate("import sys\nsorted(sys.modules)")
+    assert "seeding.flow.handler" in fresh.evaluate("import sys\nsorted(sys.modules)")
 
 
 def test_fifty_concurrent_cold_requests_fetch_each_file_once(fresh: WorkerClient) -> None:

@@ -4,6 +4,6 @@
 `seeding-prerender` and `seeding-copy` console scripts) are thin wrappers over `cli`.
 
 Nothing here is imported by the Worker at run time; it shares the run time's contract
-(`seeding.routes`, `seeding.schema`, `seeding.packs`, `seeding.membership`,
-`seeding.build_identity`), so the two cannot drift.
+(`seeding.routes`, `seeding.schema`, `seeding.seed.packs`, `seeding.seed.membership`,
+`seeding.seed.build_identity`), so the two cannot drift.
 """

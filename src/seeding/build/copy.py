@@ -1,6 +1,6 @@
 """The copy step: turn a prerender build into what the Worker deploys with: its packs
-under `<assets>/__prerender/packs/` (`seeding.packs`) and its build identity, a module
-written next to the Worker's main module (`seeding.build_identity`).
+under `<assets>/__prerender/packs/` (`seeding.seed.packs`) and its build identity, a module
+written next to the Worker's main module (`seeding.seed.build_identity`).
 
 - Validates first: the manifest parses against its schema, every file it lists exists
   as a regular file (no symlink on the way) of the listed size and within the 25 MiB
@@ -29,10 +29,10 @@ from pathlib import Path, PurePosixPath
 from seeding.build.files import Swap, write_atomic, write_file
 from seeding.build.manifest import MANIFEST_FILE, PrerenderManifest, parse_manifest
 from seeding.build.plan import PackPlan, Placed, encode_part, plan_packs
-from seeding.build_identity import BUILD_MODULE
-from seeding.packs import pack_file
 from seeding.routes import PRERENDER_DIR
 from seeding.schema import MAX_ASSET_BYTES, SchemaError
+from seeding.seed.build_identity import BUILD_MODULE
+from seeding.seed.packs import pack_file
 
 FREE_PLAN_FILES = 20_000
 PAID_PLAN_FILES = 100_000

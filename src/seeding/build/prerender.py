@@ -41,7 +41,7 @@ from seeding.build.manifest import (
     new_build_id,
     variant_file,
 )
-from seeding.cache import etag_for
+from seeding.primitives.cache import etag_for
 from seeding.rendering import (
     Renderer,
     RenderMode,

@@ -6,10 +6,10 @@ alone, in one file, with the route's record inside that file.
 
 A route's bucket is a function of its key (`RouteDigest.bucket`: sha256 of the key, its
 first 8 bytes big-endian, modulo the build's bucket count, which the Worker knows
-without a fetch: `seeding.build_identity`). So a cold seed is one asset fetch: the
+without a fetch: `seeding.seed.build_identity`). So a cold seed is one asset fetch: the
 bucket's pack, whose header lists the bucket's routes with their records and the
 place of each variant's body. Membership is checked in that header (exact), after the
-build's route filter (`seeding.membership`) has already turned away almost every
+build's route filter (`seeding.seed.membership`) has already turned away almost every
 unlisted path with no fetch at all. A pack names its build: a pack of another build
 than the Worker's identity is refused, so a mismatched deploy renders instead of
 serving another build's page.

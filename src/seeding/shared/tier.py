@@ -1,11 +1,11 @@
 """The deployment-wide tier behind each isolate's memory cache: regenerated pages in
-Workers KV (`seeding.kv_pages`), on-demand revalidation times in D1
-(`seeding.tag_clock`) and one regeneration per window across isolates through a D1
-lease (`seeding.regen_lease`). Every part is optional: with no KV and no D1 bound, the
+Workers KV (`seeding.shared.kv_pages`), on-demand revalidation times in D1
+(`seeding.shared.tag_clock`) and one regeneration per window across isolates through a D1
+lease (`seeding.shared.regen_lease`). Every part is optional: with no KV and no D1 bound, the
 tier answers as an isolate on its own would (its own freshness, no shared pages, every
 stale page regenerated here), so the Worker behaves as it does without the tier.
 
-What the request flow (`seeding.handler`) may rely on:
+What the request flow (`seeding.flow.handler`) may rely on:
 
 - `verdict` never waits on anything: it reads this isolate's snapshot of the
   revalidation times. The snapshot is refreshed from D1 at most once per
@@ -36,11 +36,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from seeding.cache import CacheEntry
-from seeding.kv_pages import PageStore, page_key
-from seeding.regen_lease import RegenerationLease
+from seeding.primitives.cache import CacheEntry
 from seeding.routes import Variant
-from seeding.tag_clock import TagClock, Verdict, own_verdict
+from seeding.shared.kv_pages import PageStore, page_key
+from seeding.shared.regen_lease import RegenerationLease
+from seeding.shared.tag_clock import TagClock, Verdict, own_verdict
 
 WaitUntil = Callable[[Awaitable[Any]], None]
 

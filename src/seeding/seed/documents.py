@@ -19,8 +19,8 @@ import logging
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from seeding.assets import AssetFetcher, Failure, read_asset
-from seeding.singleflight import SingleFlight
+from seeding.primitives.singleflight import SingleFlight
+from seeding.seed.assets import AssetFetcher, Failure, read_asset
 
 log = logging.getLogger("seeding")
 

@@ -26,13 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from seeding.assets import AssetFetcher
-from seeding.build_identity import BuildIdentity
-from seeding.cache import CacheEntry, MemoryCache, cache_key, etag_for, shown_key
 from seeding.config import SiteConfig
-from seeding.http import Request, Response, text_response
-from seeding.packs import RouteDigest
-from seeding.policy import (
+from seeding.flow.policy import (
     CACHE_STATUS_HEADER,
     DYNAMIC_CACHE_CONTROL,
     NEXTJS_CACHE_HEADER,
@@ -40,7 +35,9 @@ from seeding.policy import (
     is_private_request,
     is_private_response,
 )
-from seeding.regeneration import Regenerator
+from seeding.http import Request, Response, text_response
+from seeding.primitives.cache import CacheEntry, MemoryCache, cache_key, etag_for, shown_key
+from seeding.primitives.regenerator import Regenerator
 from seeding.rendering import Renderer, RenderRequest, RenderResult
 from seeding.revalidation import RevalidationRequest, handle_revalidation
 from seeding.routes import (
@@ -51,9 +48,12 @@ from seeding.routes import (
     is_private_path,
 )
 from seeding.routes import resolve_request_path as resolve
-from seeding.seeder import Seeder
-from seeding.shared_tier import SharedTier
-from seeding.tag_clock import Verdict
+from seeding.seed.assets import AssetFetcher
+from seeding.seed.build_identity import BuildIdentity
+from seeding.seed.packs import RouteDigest
+from seeding.seed.seeder import Seeder
+from seeding.shared.tag_clock import Verdict
+from seeding.shared.tier import SharedTier
 
 log = logging.getLogger("seeding")
 

@@ -5,7 +5,7 @@ costs no asset fetch at all, in all but a small share of cases.
 `might_contain` never answers False for a listed route (no false negatives); for an
 unlisted one it answers True with probability about FALSE_POSITIVE_RATE, and the pack
 fetched then settles it (its header is the exact list). Positions come from the route's
-sha256 (`seeding.packs.RouteDigest`) by double hashing, so a lookup hashes the key once.
+sha256 (`seeding.seed.packs.RouteDigest`) by double hashing, so a lookup hashes the key once.
 At FALSE_POSITIVE_RATE the filter costs about 11 bits a route: ~135 KiB for 100,000
 routes, held as one `bytes` object.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 
-from seeding.packs import RouteDigest
+from seeding.seed.packs import RouteDigest
 
 # Half of the 1% the Worker must stay under, so the measured share has room.
 FALSE_POSITIVE_RATE = 0.005

@@ -1,16 +1,16 @@
 """Seeding: the first request for a prerendered route in an isolate copies that route's
 bodies from the static assets into the memory cache, with one asset fetch.
 
-The build identity (`seeding.build_identity`) is known at import, so a cold seed is:
+The build identity (`seeding.seed.build_identity`) is known at import, so a cold seed is:
 the route filter and the bucket map (no fetch for a path the build did not prerender,
-but for a small share of false positives), then the route's pack (`seeding.packs`),
+but for a small share of false positives), then the route's pack (`seeding.seed.packs`),
 whose header is the exact membership check and says where each variant's body lies.
 Every variant of the route found in that file is cached (the HTML and the data form
 come together); a neighbour's bodies in the same pack are not.
 
 Rules:
 - one fetch per pack however many requests arrive together, for whichever variants
-  and routes they want from it (`seeding.documents.DocumentLoader`, which also retries
+  and routes they want from it (`seeding.seed.documents.DocumentLoader`, which also retries
   transient failures at most once a second and remembers permanent ones: a 404, a
   pack of another build, a header that does not validate, whatever the bytes hold);
 - a path the filter let through but the pack does not list, or lists with a record that
@@ -26,14 +26,14 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from seeding.assets import AssetFetcher
-from seeding.build_identity import BuildIdentity
-from seeding.cache import CacheEntry, MemoryCache, cache_key, shown_key
-from seeding.documents import DocumentLoader
-from seeding.packs import Pack, PackedVariant, RouteDigest, pack_file, parse_pack
+from seeding.primitives.cache import CacheEntry, MemoryCache, cache_key, shown_key
+from seeding.primitives.singleflight import SingleFlight
 from seeding.routes import Variant, asset_path
 from seeding.schema import RouteRecord, SchemaError
-from seeding.singleflight import SingleFlight
+from seeding.seed.assets import AssetFetcher
+from seeding.seed.build_identity import BuildIdentity
+from seeding.seed.documents import DocumentLoader
+from seeding.seed.packs import Pack, PackedVariant, RouteDigest, pack_file, parse_pack
 
 log = logging.getLogger("seeding")
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from seeding.config import SiteConfig
-from seeding.membership import RouteFilter
-from seeding.packs import RouteDigest
 from seeding.schema import SchemaError, Validator
+from seeding.seed.membership import RouteFilter
+from seeding.seed.packs import RouteDigest
 
 log = logging.getLogger("seeding")
 

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from seeding.backoff import Backoff, LogThrottle
-from seeding.cache import CacheEntry
-from seeding.sql_database import SqlDatabase, SqlRow, SqlValue
+from seeding.primitives.backoff import Backoff, LogThrottle
+from seeding.primitives.cache import CacheEntry
+from seeding.shared.sql_database import SqlDatabase, SqlRow, SqlValue
 
 PATH = "path"
 TAG = "tag"

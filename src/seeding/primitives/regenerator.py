@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from seeding.cache import shown_key
+from seeding.primitives.cache import shown_key
 
 log = logging.getLogger("seeding")
 

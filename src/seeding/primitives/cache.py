@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from seeding.policy import CACHE_STATUS_HEADER, NEXTJS_CACHE_HEADER, cache_control
+from seeding.flow.policy import CACHE_STATUS_HEADER, NEXTJS_CACHE_HEADER, cache_control
 from seeding.routes import Variant
 
 # An isolate has 128 MB in all; Pyodide, the interpreter and the site's code take a

@@ -3,7 +3,7 @@
 Consistency: KV is eventually consistent (a write may take ~60 s to reach other
 locations), so a read can return an older page than the newest written. Entries carry
 their `generated_at` and `tags`, and freshness is decided by the caller from those and
-the tag clock (`seeding.tag_clock`), never from KV's own state. `read` hands back what
+the tag clock (`seeding.shared.tag_clock`), never from KV's own state. `read` hands back what
 was written, possibly stale or past its `expire`: the caller checks.
 
 Keys: `pages/v1/<build id>/<variant><route>` ("pages/v1/B/html/blog/a",
@@ -42,8 +42,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from seeding.backoff import LogThrottle
-from seeding.cache import CacheEntry
+from seeding.primitives.backoff import LogThrottle
+from seeding.primitives.cache import CacheEntry
 from seeding.routes import Variant
 
 FORMAT_VERSION = 1

@@ -26,8 +26,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from seeding.backoff import Backoff, LogThrottle
-from seeding.sql_database import SqlDatabase
+from seeding.primitives.backoff import Backoff, LogThrottle
+from seeding.shared.sql_database import SqlDatabase
 
 _ACQUIRE_SQL = """
 INSERT INTO regeneration_leases (key, holder, expires_at) VALUES (?1, ?2, ?3)
