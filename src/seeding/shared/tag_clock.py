@@ -17,7 +17,8 @@ caught up with D1. Under `max_age` seconds (TAG_CACHE_SECONDS, 5 by default) it 
 trusted as it is; from `max_age` on, a refresh is due, and a caller claims it
 (`claim_refresh`, for `ctx.waitUntil`, or `refreshed`, to await it). Concurrent callers
 share one refresh: `claim_refresh` answers None while one runs, and `refreshed` waits
-for the running one (polling on the caller's own timers) instead of starting another. A
+for the running one (polling on the caller's own timers) instead of starting another,
+unless it was claimed so long ago that its snapshot would be older than `bound`. A
 revalidation thus reaches an isolate's snapshot within about `max_age` seconds of the
 isolate's next request, and at once in the isolate that recorded it; `bound` (twice
 `max_age`) is the age past which a caller should await a refresh before judging
@@ -264,7 +265,8 @@ class TagClock:
         a back-off holds (then return at once). Returns within about one `timeout`;
         never raises."""
         flight = self._running(now)
-        if flight is not None:
+        # A refresh claimed `bound` ago or more would leave the snapshot too old: not joined.
+        if flight is not None and now - flight.claimed_at < self.bound:
             await poll_until(lambda: flight.done, self._timeout)
         elif not self._backoff.blocked(now):
             await self._start_refresh(now)

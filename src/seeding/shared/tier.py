@@ -1,6 +1,6 @@
 """The deployment-wide tier behind each isolate's memory cache: regenerated pages in
 Workers KV (`seeding.shared.kv_pages`), on-demand revalidation times in D1
-(`seeding.shared.tag_clock`) and one regeneration per window across isolates through a D1
+(`seeding.shared.tag_clock`) and one regeneration at a time across isolates through a D1
 lease (`seeding.shared.regen_lease`). Every part is optional: with no KV and no D1 bound, the
 tier answers as an isolate on its own would (its own freshness, no shared pages, every
 stale page regenerated here), so the Worker behaves as it does without the tier.
