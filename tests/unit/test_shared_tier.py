@@ -329,14 +329,3 @@ async def test_without_a_build_time_no_mark_is_pruned(db: SqliteD1) -> None:
     assert await TagClock(SqliteD1(db.connection)).revalidate(["/old"], [], EXPIRE, 1.0)
     assert await a.prune(NOW) == 0
     assert len(db.rows("revalidations")) == 1
-
-
-async def test_revalidations_prune_old_marks_at_most_once_an_hour_per_isolate(
-    db: SqliteD1,
-) -> None:
-    build_time = NOW - KEEP_BEFORE_BUILD_SECONDS
-    d1 = SqliteD1(db.connection)
-    writer = TagClock(d1, since=build_time)
-    for t in range(0, 7200, 600):
-        assert await writer.revalidate([f"/p{t}"], [], EXPIRE, NOW + t)
-    assert sum(call.startswith("DELETE FROM revalidations") for call in d1.calls) == 2

@@ -33,16 +33,16 @@ Faults: a refresh, all its pages together, is bounded by one `timeout`, and so i
 wait for a refresh that another caller runs; every other D1 call has the same timeout. A
 failed refresh keeps the snapshot as it was and starts a back-off (doubling, capped)
 during which no refresh is due, `refreshed` returns at once and no D1 call is made: the
-snapshot is then older than `bound` until D1 answers (logged, at most once per
+snapshot may then grow older than `bound` until D1 answers (logged, at most once per
 `log_interval`). `revalidate` is asked by an operator, so it always tries D1 and
 reports failure as False. Nothing here raises into a request.
 
 Growth: the table holds one row per path or tag ever revalidated. `prune` deletes rows
 older than `since` by more than `KEEP_BEFORE_BUILD_SECONDS` (no entry of this build, or
-of one deployed up to that long before it, can need them); `revalidate` runs it at most
-once per `PRUNE_INTERVAL_SECONDS` per isolate, and the Worker's Cron Trigger too. With no
-build (`since` 0) nothing is pruned: a page rendered at any time may still need its
-mark. The schema is `migrations/0001_revalidations.sql`.
+of one deployed up to that long before it, can need them); the Worker's Cron Trigger
+runs it (not `revalidate`, whose caller would wait on a second D1 call). With no build
+(`since` 0) nothing is pruned: a page rendered at any time may still need its mark.
+The schema is `migrations/0001_revalidations.sql`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ TAG = "tag"
 BOUND_FACTOR = 2.0
 # Marks this much older than the build are pruned (a previous deploy may serve that long).
 KEEP_BEFORE_BUILD_SECONDS = 7 * 24 * 3600.0
-PRUNE_INTERVAL_SECONDS = 3600.0
 
 # All revalidated names in one statement: the lists travel as two JSON parameters (D1
 # allows 100 bound parameters), and each row takes the next `seq` above the table's.
@@ -171,7 +170,6 @@ class TagClock:
         self._cursor = 0  # the largest `seq` applied
         self._loaded_at = float("-inf")  # start of the last refresh that caught up
         self._flight: _Flight | None = None
-        self._next_prune = float("-inf")
         self.loaded = False  # a refresh has caught up
         self.stats = TagClockStats()
 
@@ -239,9 +237,6 @@ class TagClock:
         for key in [(PATH, p) for p in path_list] + [(TAG, t) for t in tag_list]:
             old = self._marks.get(key)
             self._marks[key] = mark if old is None else old.merged(mark)
-        if now >= self._next_prune:
-            self._next_prune = now + PRUNE_INTERVAL_SECONDS
-            await self.prune(now)
         return True
 
     def refresh_due(self, now: float) -> bool:

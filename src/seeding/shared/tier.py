@@ -36,7 +36,7 @@ What the request flow (`seeding.flow.handler`) may rely on:
   revalidation. `regeneration_failed` gives the lease back; it may be awaited from a
   task being cancelled (the release runs shielded, within one D1 timeout).
 - `prune` deletes expired lease rows and revalidation marks no page of this build can
-  need (the Worker's Cron Trigger calls it; both tables also prune themselves on write).
+  need (the Worker's Cron Trigger calls it; lease rows are also pruned on write).
 """
 
 from __future__ import annotations
