@@ -105,6 +105,16 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
             )
             return to_js_response(response)
 
+        async def scheduled(self, controller: Any, env: Any = None, ctx: Any = None) -> None:
+            """A Cron Trigger (`[triggers] crons` in wrangler.toml): prune D1's expired
+            lease rows and the revalidation marks this build cannot need
+            (`SharedTier.prune`). Never raises; what it did is one log line."""
+            handler = isolate.handler_for(env if env is not None else self.env)
+            deleted = await handler.shared.prune(time.time())
+            log.info(
+                "seeding: cron %s pruned %d D1 rows", getattr(controller, "cron", "?"), deleted
+            )
+
     Default.isolate = isolate  # type: ignore[attr-defined]
     return Default
 

@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 from seeding.primitives.backoff import LogThrottle
 from seeding.primitives.cache import CacheEntry
+from seeding.primitives.expiring import ExpiringMap
 from seeding.routes import Variant
 
 FORMAT_VERSION = 1
@@ -57,8 +58,9 @@ KV_MAX_VALUE_BYTES = 25 * 1024 * 1024
 KV_MIN_TTL_SECONDS = 60
 KV_WRITE_INTERVAL_SECONDS = 1.0
 
-# Past this many remembered write times, those older than the write interval are dropped.
-_WRITE_LOG_PRUNE_AT = 1024
+# Keys written within the last write interval, remembered at most this many at once (a key
+# evicted early may be written twice in an interval: KV answers 429, logged and dropped).
+_WRITE_LOG_SIZE = 4096
 
 
 class KeyValueNamespace(Protocol):
@@ -176,7 +178,7 @@ class PageStore:
         self._kv = kv
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
-        self._last_write: dict[str, float] = {}
+        self._last_write: ExpiringMap[str, None] = ExpiringMap(_WRITE_LOG_SIZE)
         self._logs = LogThrottle(log_interval)
         self.stats = PageStoreStats()
 
@@ -216,7 +218,7 @@ class PageStore:
         if entry.is_expired(now):
             self.stats.dropped += 1
             return False
-        if now - self._last_write.get(key, float("-inf")) < KV_WRITE_INTERVAL_SECONDS:
+        if self._last_write.contains(key, now):
             self.stats.dropped += 1
             return False
         value = encode_entry(entry)
@@ -242,10 +244,7 @@ class PageStore:
         return True
 
     def _remember_write(self, key: str, now: float) -> None:
-        if len(self._last_write) >= _WRITE_LOG_PRUNE_AT:
-            horizon = now - KV_WRITE_INTERVAL_SECONDS
-            self._last_write = {k: t for k, t in self._last_write.items() if t > horizon}
-        self._last_write[key] = now
+        self._last_write.set(key, None, expires_at=now + KV_WRITE_INTERVAL_SECONDS, now=now)
 
 
 # ---------------------------------------------------------------------------------------
