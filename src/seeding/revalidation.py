@@ -30,12 +30,11 @@ from typing import Any
 
 from seeding.config import SiteConfig
 from seeding.routes import MAX_ROUTE_LENGTH, percent_decode, resolve_request_path
+from seeding.schema import MAX_TAGS, loads_json, tag_problem
 from seeding.shared.tag_clock import RevalidationMode
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_PATHS = 128
-MAX_TAGS = 128
-MAX_TAG_LENGTH = 256
 BODY_FIELDS = ("paths", "tags", "mode")
 _FIELDS_HINT = '"paths" (URL paths), "tags" (strings), "mode" ("stale" or "expire")'
 
@@ -139,11 +138,13 @@ def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest:
     if len(body) > MAX_BODY_BYTES:
         raise _Refused(400, f"body is {len(body)} bytes, over the limit of {MAX_BODY_BYTES}")
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        data = loads_json(body)
+    except (ValueError, RecursionError):
         raise _Refused(400, f"body must be a UTF-8 JSON object with {_FIELDS_HINT}") from None
     if not isinstance(data, dict):
         raise _Refused(400, f"body must be a JSON object with {_FIELDS_HINT}")
+    for name in getattr(data, "duplicates", ()):
+        raise _Refused(400, f"{name!r:.40} is given more than once; give each field once")
     unknown = sorted(set(data) - set(BODY_FIELDS))
     if unknown:
         raise _Refused(400, f"unknown field {unknown[0]!r}; the fields are {_FIELDS_HINT}")
@@ -152,15 +153,9 @@ def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest:
     if not raw_paths and not tags:
         raise _Refused(400, "nothing to revalidate: give at least one of 'paths' or 'tags'")
     for tag in tags:
-        if not 1 <= len(tag) <= MAX_TAG_LENGTH:
-            raise _Refused(
-                400,
-                f"tags: {tag[:40]!r} has {len(tag)} characters; a tag has 1 to {MAX_TAG_LENGTH}",
-            )
-        if not tag.isprintable() or not _is_utf8(tag):
-            raise _Refused(
-                400, f"tags: {tag[:40]!r} has a non-printable character or a lone surrogate"
-            )
+        problem = tag_problem(tag)
+        if problem is not None:
+            raise _Refused(400, f"tags: {problem}")
     paths = [_route_key(path, site) for path in raw_paths]
     mode_value = data.get("mode", RevalidationMode.STALE.value)
     try:
@@ -180,14 +175,6 @@ def _string_list(data: dict[str, Any], name: str, limit: int) -> list[str]:
             400, f"{name}: {len(value)} given, over the limit of {limit}; send several requests"
         )
     return value
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _route_key(path: str, site: SiteConfig) -> str:

@@ -19,7 +19,7 @@ def test_non_ascii_and_quoted_values_do_not_hide_other_cookies() -> None:
 
 
 def test_names_are_trimmed_and_empty_pairs_skipped() -> None:
-    assert cookie_names("  a=1 ;;  b = 2;") == {"a", "b "}
+    assert cookie_names("  a=1 ;;  b = 2;") == {"a", "b"}
 
 
 def test_a_pair_without_equals_is_a_cookie_with_an_empty_name() -> None:

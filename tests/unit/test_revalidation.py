@@ -13,14 +13,13 @@ from seeding.primitives.cache import CacheEntry
 from seeding.revalidation import (
     MAX_BODY_BYTES,
     MAX_PATHS,
-    MAX_TAG_LENGTH,
-    MAX_TAGS,
     RevalidationAnswer,
     RevalidationRequest,
     check_revalidation,
     handle_revalidation,
 )
 from seeding.routes import MAX_ROUTE_LENGTH
+from seeding.schema import MAX_TAG_LENGTH, MAX_TAGS
 from seeding.shared.tag_clock import RevalidationMode, TagClock, Verdict
 from tests.unit.fakes_shared import SqliteD1
 

@@ -19,8 +19,11 @@ Value format v1 (`encode_entry` / `decode_entry`):
 
 The header is UTF-8 JSON: {"status": int, "headers": {str: str}, "generatedAt": number,
 "revalidate": int | null, "expire": int | null, "tags": [str], "bodyLength": int}; the
-body follows as raw bytes, so a page costs its own size plus ~200 bytes. A value that
-does not decode is treated as absent (and logged).
+body follows as raw bytes, so a page costs its own size plus ~200 bytes. A value is
+untrusted input: it is served only once `seeding.schema.Validator.page` accepts it
+(finite times, `generatedAt` not in the future, valid headers and no `Set-Cookie`,
+the body of its declared length). A value that fails is treated as absent, never
+served, and logged at most once per `log_interval`.
 
 Writes, per isolate: at most one per key per second (KV answers 429 beyond about one);
 a second write to a key within the second is dropped, not queued. That is safe: the
@@ -38,13 +41,13 @@ import asyncio
 import hashlib
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from seeding.primitives.backoff import LogThrottle
 from seeding.primitives.cache import CacheEntry
 from seeding.routes import Variant
+from seeding.schema import SchemaError, Validator, loads_json
 
 FORMAT_VERSION = 1
 KEY_PREFIX = f"pages/v{FORMAT_VERSION}/"
@@ -101,8 +104,10 @@ def encode_entry(entry: CacheEntry) -> bytes:
     return b"".join((prefix, header_bytes, entry.body))
 
 
-def decode_entry(value: bytes) -> CacheEntry:
-    """The entry a v1 value holds; `ValueFormatError` saying what is wrong otherwise."""
+def decode_entry(value: bytes, now: float) -> CacheEntry:
+    """The entry a v1 value holds, read at `now`, once `seeding.schema.Validator.page`
+    has found nothing in it that a stored page may not hold; `ValueFormatError`
+    saying what is wrong otherwise."""
     if len(value) < _HEADER_AT or not value.startswith(MAGIC):
         raise ValueFormatError("not a page value (no PAGE marker)")
     version = value[len(MAGIC)]
@@ -113,35 +118,13 @@ def decode_entry(value: bytes) -> CacheEntry:
     if body_at > len(value):
         raise ValueFormatError(f"header length {header_length} runs past the value's end")
     try:
-        header = json.loads(value[_HEADER_AT:body_at].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValueFormatError(f"header is not UTF-8 JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise ValueFormatError("header is not a JSON object")
-    body = value[body_at:]
-    if _field(header, "bodyLength", int) != len(body):
-        raise ValueFormatError(f"bodyLength {header['bodyLength']} but {len(body)} body bytes")
-    headers = _field(header, "headers", dict)
-    tags = _field(header, "tags", list)
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-        raise ValueFormatError("headers must map strings to strings")
-    if not all(isinstance(tag, str) for tag in tags):
-        raise ValueFormatError("tags must be strings")
-    status = _field(header, "status", int)
-    if not 100 <= status <= 599:
-        raise ValueFormatError(f"status {status} is not an HTTP status")
-    generated_at = header.get("generatedAt")
-    if isinstance(generated_at, bool) or not isinstance(generated_at, int | float):
-        raise ValueFormatError("generatedAt must be a number")
-    return CacheEntry(
-        body=body,
-        status=status,
-        headers=headers,
-        generated_at=float(generated_at),
-        revalidate=_field(header, "revalidate", int, optional=True),
-        expire=_field(header, "expire", int, optional=True),
-        tags=tuple(tags),
-    )
+        header = loads_json(value[_HEADER_AT:body_at])
+    except (ValueError, RecursionError) as exc:
+        raise ValueFormatError(f"header is not strict UTF-8 JSON ({exc})") from None
+    try:
+        return Validator("KV page value", fix="").page(header, value[body_at:], now)
+    except SchemaError as exc:
+        raise ValueFormatError(str(exc)) from None
 
 
 def kv_ttl(entry: CacheEntry, now: float) -> int | None:
@@ -198,7 +181,7 @@ class PageStore:
         try:
             if not isinstance(value, bytes | bytearray | memoryview):
                 raise ValueFormatError(f"the binding answered {type(value).__name__}, not bytes")
-            entry = decode_entry(bytes(value))
+            entry = decode_entry(bytes(value), now)
         except ValueFormatError as exc:
             self.stats.read_errors += 1
             self._logs.warning("kv value", now, f"KV value of {key!r} ignored: {exc}")
@@ -257,15 +240,6 @@ def _utf8_length(text: str) -> int:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _field(header: Mapping[str, Any], name: str, kind: type, *, optional: bool = False) -> Any:
-    value = header.get(name)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueFormatError(f"{name} must be {'null or ' if optional else ''}{kind.__name__}")
-    return value
 
 
 def _describe(exc: BaseException) -> str:
