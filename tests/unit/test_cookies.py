@@ -37,8 +37,8 @@ def test_a_header_that_cannot_be_read_has_no_names(header: object) -> None:
         'pref={"a":1}; session=alice',
         "name=Zo\u00eb; session=alice",
         "name=Zo\u00c3\u00ab; session=alice",  # UTF-8 bytes as the platform hands them over
-        "a=\"unterminated; session=alice",
-        "session=alice; pref={\"a\":1}",
+        'a="unterminated; session=alice',
+        'session=alice; pref={"a":1}',
         "__Host-id=1; weird=[]",
         "__Secure-token=1",
     ],

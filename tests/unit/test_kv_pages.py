@@ -11,6 +11,7 @@ import pytest
 
 from seeding.primitives.cache import CacheEntry
 from seeding.routes import MAX_ROUTE_LENGTH, Variant
+from seeding.schema import MAX_CLOCK_SKEW_SECONDS, MAX_TAGS
 from seeding.shared.kv_pages import (
     KV_MAX_KEY_BYTES,
     KV_MAX_VALUE_BYTES,
@@ -19,7 +20,6 @@ from seeding.shared.kv_pages import (
     encode_entry,
     page_key,
 )
-from seeding.schema import MAX_CLOCK_SKEW_SECONDS, MAX_TAGS
 from tests.unit.fakes_shared import FakeKV
 
 NOW = 1_800_000_000.0
