@@ -32,6 +32,9 @@ SET_COOKIE_SEPARATOR = "\n"
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~" + string.ascii_letters + string.digits)
 _FORBIDDEN_IN_VALUES = frozenset("\r\n\x00")
 
+# The largest request body a render is given (a form post, a small upload): a longer
+# one is answered 413 before more of it is read. The revalidation endpoint's is smaller.
+MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024
 # `reader(limit)` answers the whole body, or raises BodyTooLarge past `limit` bytes.
 BodyReader = Callable[[int], Awaitable[bytes]]
 
@@ -52,7 +55,7 @@ class Request:
     body: bytes = b""  # the body, when it is known already (tests, the build)
     reader: BodyReader | None = None  # else how to read it, on demand
 
-    async def read_body(self, limit: int) -> bytes:
+    async def read_body(self, limit: int = MAX_REQUEST_BODY_BYTES) -> bytes:
         """The body, read at most once and never past `limit` bytes: BodyTooLarge
         when it is longer (a declared `Content-Length` over it is refused unread)."""
         if self.reader is None:

@@ -35,7 +35,7 @@ from seeding.flow.policy import (
     is_private_request,
     is_private_response,
 )
-from seeding.http import Request, Response, text_response
+from seeding.http import BodyTooLarge, Request, Response, text_response
 from seeding.primitives.cache import CacheEntry, MemoryCache, cache_key, etag_for, shown_key
 from seeding.primitives.regenerator import Regenerator
 from seeding.rendering import Renderer, RenderRequest, RenderResult
@@ -114,6 +114,8 @@ class SiteHandler:
     async def handle(self, request: Request, bindings: Bindings) -> Response:
         try:
             return await self._handle(request, bindings)
+        except BodyTooLarge as exc:
+            return text_response(413, str(exc), {"cache-control": DYNAMIC_CACHE_CONTROL})
         except Exception:
             log.exception("error while handling %s %s", request.method, request.path)
             return text_response(
@@ -259,7 +261,7 @@ class SiteHandler:
                 method=request.method.upper() if passthrough else "GET",
                 headers=headers,
                 query=request.query,
-                body=request.body if passthrough else b"",
+                body=await request.read_body() if passthrough else b"",
                 env=bindings.env,
             )
         )
@@ -347,7 +349,7 @@ class SiteHandler:
         answer = await handle_revalidation(
             request.method.upper(),
             request.headers,
-            request.body,
+            request.read_body,
             endpoint.secret,
             apply,
             site=self.config,
