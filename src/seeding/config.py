@@ -37,6 +37,9 @@ class SiteConfig:
 # The bindings of the shared tier (wrangler.toml [[kv_namespaces]], [[d1_databases]]).
 KV_BINDING = "PAGES"
 D1_BINDING = "CACHE_DB"
+# The Worker version metadata binding (wrangler.toml [version_metadata]): its `id`
+# changes with every deploy, so KV keys carry it (`seeding.shared.kv_pages`).
+VERSION_METADATA_BINDING = "CF_VERSION_METADATA"
 DEFAULT_REVALIDATE_PATH = "/__revalidate"
 DEFAULT_TAG_CACHE_SECONDS = 5.0
 MAX_TAG_CACHE_SECONDS = 300.0

@@ -29,14 +29,20 @@ import js
 from pyodide.ffi import jsnull, to_js  # type: ignore[attr-defined]  # jsnull: Pyodide >= 0.27
 from workers import WorkerEntrypoint
 
-from seeding.config import D1_BINDING, KV_BINDING, Settings, settings_from_vars
+from seeding.config import (
+    D1_BINDING,
+    KV_BINDING,
+    VERSION_METADATA_BINDING,
+    Settings,
+    settings_from_vars,
+)
 from seeding.flow.handler import CACHED_METHODS, Bindings, Revalidation, SiteHandler, create_handler
 from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
 from seeding.http import BodyTooLarge, LazyHeaders, Request, Response, header_pairs
 from seeding.rendering import Renderer
 from seeding.seed.assets import AssetResponse
 from seeding.seed.build_identity import BUILD_MODULE, load_identity
-from seeding.shared.kv_pages import PageStore
+from seeding.shared.kv_pages import PageStore, code_identity, deploy_identity
 from seeding.shared.regen_lease import RegenerationLease
 from seeding.shared.sql_database import SqlRow, SqlValue
 from seeding.shared.tag_clock import TagClock
@@ -68,8 +74,26 @@ class Isolate:
                 build=self.build,
                 shared=self.shared_tier(env, settings),
                 revalidation=Revalidation(settings.revalidate_path, settings.revalidate_secret),
+                deploy_id=self.deploy_id(env),
             )
         return self.handler
+
+    def deploy_id(self, env: Any) -> str:
+        """What this deploy's page keys carry: the build's id and the Worker version's
+        (`CF_VERSION_METADATA.id`), or a hash of the code when that binding is absent."""
+        build_id = self.build.build_id if self.build is not None else None
+        metadata = _python(getattr(env, VERSION_METADATA_BINDING, None))
+        version = _python(getattr(metadata, "id", None)) if metadata is not None else None
+        if isinstance(version, str) and version:
+            return deploy_identity(build_id, version)
+        code = code_identity()
+        log.warning(
+            "seeding: no %s binding (wrangler.toml [version_metadata]); pages in KV are "
+            "keyed by a hash of the code instead (%s)",
+            VERSION_METADATA_BINDING,
+            code,
+        )
+        return deploy_identity(build_id, code)
 
     def shared_tier(self, env: Any, settings: Settings) -> SharedTier:
         kv = getattr(env, KV_BINDING, None)

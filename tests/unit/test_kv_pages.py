@@ -3,9 +3,12 @@ a KV binding can show (errors, 429, timeouts, oversize and undecodable values)."
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +17,12 @@ from seeding.routes import MAX_ROUTE_LENGTH, Variant
 from seeding.schema import MAX_CLOCK_SKEW_SECONDS, MAX_TAGS
 from seeding.shared.kv_pages import (
     KV_MAX_KEY_BYTES,
+    KV_MAX_TTL_SECONDS,
     KV_MAX_VALUE_BYTES,
     PageStore,
+    code_identity,
     decode_entry,
+    deploy_identity,
     encode_entry,
     page_key,
 )
@@ -126,11 +132,30 @@ async def test_the_ttl_is_never_below_kvs_minimum_of_60_seconds(
 
 
 @pytest.mark.parametrize("never", [{"expire": None}, {"revalidate": None}])
-async def test_a_page_that_never_expires_is_written_without_a_ttl(
+async def test_a_page_that_never_expires_leaves_kv_after_the_longest_ttl(
     store: PageStore, kv: FakeKV, never: dict[str, object]
 ) -> None:
     await store.write(BUILD, Variant.HTML, "/a", page(**never), NOW)
-    assert kv.ttls[page_key(BUILD, Variant.HTML, "/a")] is None
+    assert kv.ttls[page_key(BUILD, Variant.HTML, "/a")] == KV_MAX_TTL_SECONDS
+
+
+async def test_no_ttl_is_longer_than_the_longest(store: PageStore, kv: FakeKV) -> None:
+    await store.write(BUILD, Variant.HTML, "/a", page(expire=10 * KV_MAX_TTL_SECONDS), NOW)
+    assert kv.ttls[page_key(BUILD, Variant.HTML, "/a")] == KV_MAX_TTL_SECONDS
+
+
+def test_the_deploy_identity_names_the_build_and_the_worker_version() -> None:
+    assert deploy_identity(BUILD, "0a1b-2c") == f"{BUILD}@0a1b-2c"
+    assert deploy_identity(None, "0a1b-2c") == "-@0a1b-2c"
+    assert deploy_identity(None, "v1") != deploy_identity(None, "v2")
+    assert deploy_identity(BUILD, "v1") != deploy_identity(BUILD, "v2")
+
+
+@pytest.mark.parametrize("version", ["a/b", "x" * 65, "", "caf\u00e9", "a b"])
+def test_a_version_id_that_could_break_a_key_is_replaced_by_its_hash(version: str) -> None:
+    identity = deploy_identity(BUILD, version)
+    assert "/" not in identity and " " not in identity and identity.isascii()
+    assert len(identity) <= len(BUILD) + 1 + 64
 
 
 async def test_an_already_expired_page_is_not_written(store: PageStore, kv: FakeKV) -> None:
@@ -315,3 +340,20 @@ async def test_a_binding_that_answers_text_instead_of_bytes_reads_as_absent(
 ) -> None:
     kv.values[page_key(BUILD, Variant.HTML, "/a")] = encode_entry(page()).decode("latin-1")  # type: ignore[assignment]
     assert await store.read(BUILD, Variant.HTML, "/a", NOW) is None
+
+
+def test_the_code_hash_is_stable_and_changes_with_any_loaded_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = code_identity()
+    assert first == code_identity() and first.startswith("code-")
+    module = tmp_path / "site_module_for_the_hash.py"
+    module.write_text("PAGE = 'v1'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("site_module_for_the_hash")
+    try:
+        with_module = code_identity()
+        module.write_text("PAGE = 'v2'\n")
+        assert len({first, with_module, code_identity()}) == 3
+    finally:
+        sys.modules.pop("site_module_for_the_hash", None)

@@ -57,7 +57,8 @@ from seeding.shared.tier import SharedTier
 
 log = logging.getLogger("seeding")
 
-# Key prefix for pages rendered when the Worker has no prerendered build.
+# Key prefix for pages rendered when the Worker has no prerendered build and was given
+# no deploy identity (unit tests); the Worker always gives one (`deploy_id`).
 NO_BUILD = "-"
 CACHED_METHODS = ("GET", "HEAD")
 MAX_RESOLVED_PATHS = 1024
@@ -94,13 +95,16 @@ class SiteHandler:
         build: BuildIdentity | None = None,
         shared: SharedTier | None = None,
         revalidation: Revalidation | None = None,
+        deploy_id: str | None = None,
     ) -> None:
         self.renderer = renderer
         self.config: SiteConfig = renderer.config
         self.cache = cache
         self.clock = clock
         self.build = build
-        self.build_id = build.build_id if build is not None else NO_BUILD
+        # What every key carries: the deploy's identity (`seeding.shared.kv_pages.
+        # deploy_identity`, given by the Worker), else the build's.
+        self.build_id = deploy_id or (build.build_id if build is not None else NO_BUILD)
         self.seeder = (
             Seeder(cache, build, clock, default_expire=self.config.expire)
             if build is not None
@@ -428,8 +432,11 @@ def create_handler(
     build: BuildIdentity | None,
     shared: SharedTier | None = None,
     revalidation: Revalidation | None = None,
+    deploy_id: str | None = None,
 ) -> SiteHandler:
     """A handler with its own isolate-global state (one per isolate) for `build`, the
     deployed build's identity (None: nothing prerendered, every page renders), with
     the shared tier when KV or D1 is bound."""
-    return SiteHandler(renderer, MemoryCache(max_bytes), clock, build, shared, revalidation)
+    return SiteHandler(
+        renderer, MemoryCache(max_bytes), clock, build, shared, revalidation, deploy_id
+    )

@@ -6,9 +6,12 @@ their `generated_at` and `tags`, and freshness is decided by the caller from tho
 the tag clock (`seeding.shared.tag_clock`), never from KV's own state. `read` hands back what
 was written, possibly stale or past its `expire`: the caller checks.
 
-Keys: `pages/v1/<build id>/<variant><route>` ("pages/v1/B/html/blog/a",
-"pages/v1/B/data/"). The build id keeps a deploy from ever reading another build's
-pages; the format version keeps a reader from decoding a value in a format it does not
+Keys: `pages/v1/<deploy id>/<variant><route>` ("pages/v1/B/html/blog/a",
+"pages/v1/B/data/"). The deploy id (`deploy_identity`) is the prerendered build's id
+and the Worker version's, so a deploy never reads another deploy's pages: not those of
+another build, and not those rendered by other code on the same build (a code change
+deployed without a rebuild), nor, without any build, those of the previous deploy.
+The format version keeps a reader from decoding a value in a format it does not
 know. A key over KV's 512 bytes names the route by its SHA-256 instead
 ("pages/v1/B/html#<hex>"; a route key always starts with "/", so the two forms never
 meet).
@@ -29,10 +32,12 @@ Writes, per isolate: at most one per key per second (KV answers 429 beyond about
 a second write to a key within the second is dropped, not queued. That is safe: the
 dropped entry is at most a second newer, and an entry that KV keeps too long is judged
 by its own `generated_at` against the tag clock, so it is regenerated rather than served
-as fresh. The TTL is the entry's remaining life until `expire` (at least KV's 60 s; none
-when the entry never expires); an entry already expired, or a value over 25 MiB, is not
-written. `read` and `write` never raise: a failure, a timeout or a 429 is logged (at most
-once a minute per kind) and counted, and the caller goes on as if KV were empty.
+as fresh. The TTL is the entry's remaining life until `expire`, at least KV's 60 s and
+at most `KV_MAX_TTL_SECONDS` (also for an entry that never expires: keys change with
+each deploy, and the namespace must not keep every deploy's pages); an entry already
+expired, or a value over 25 MiB, is not written. `read` and `write` never raise: a
+failure, a timeout or a 429 is logged (at most once a minute per kind) and counted, and
+the caller goes on as if KV were empty.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ import asyncio
 import hashlib
 import json
 import math
+import re
+import sys
+import sysconfig
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,6 +68,12 @@ KV_MAX_VALUE_BYTES = 25 * 1024 * 1024
 KV_MIN_TTL_SECONDS = 60
 KV_WRITE_INTERVAL_SECONDS = 1.0
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A page that never expires is still dropped from KV after this long: keys change with
+# every deploy, so without a TTL each deploy's pages would stay in the namespace for
+# good. Past it, the page is rendered once more (and written again) on its next miss.
+KV_MAX_TTL_SECONDS = 30 * 24 * 3600
+
 # Past this many remembered write times, those older than the write interval are dropped.
 _WRITE_LOG_PRUNE_AT = 1024
 
@@ -75,6 +89,35 @@ class KeyValueNamespace(Protocol):
 
 class ValueFormatError(ValueError):
     """A stored value that is not a v1 page."""
+
+
+def deploy_identity(build_id: str | None, version_id: str | None) -> str:
+    """The identity every page key of this deploy carries: `<build>@<version>`, with
+    "-" for no build. `version_id` is the Worker version's (the `version_metadata`
+    binding) or, without it, a hash of the code; one outside `[A-Za-z0-9._-]{1,64}` is
+    replaced by its hash, so a key never holds a separator it did not put there."""
+    version = version_id or "-"
+    if not _SAFE_ID.fullmatch(version):
+        version = _sha256(version)[:32]
+    return f"{build_id or '-'}@{version}"
+
+
+def code_identity() -> str:
+    """A hash of the Python code this isolate has loaded (every module's source, by
+    name, but the standard library's): the same upload gives the same hash, a change to
+    any module of the site, the package or a vendored dependency another one."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    digest = hashlib.sha256()
+    for name in sorted(sys.modules):
+        path = getattr(sys.modules[name], "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py") or path.startswith(stdlib):
+            continue
+        try:
+            with open(path, "rb") as source:
+                digest.update(name.encode() + b"\0" + source.read() + b"\0")
+        except OSError:
+            digest.update(name.encode() + b"\0?\0")
+    return "code-" + digest.hexdigest()[:32]
 
 
 def page_key(build_id: str, variant: Variant, route: str) -> str:
@@ -127,13 +170,14 @@ def decode_entry(value: bytes, now: float) -> CacheEntry:
         raise ValueFormatError(str(exc)) from None
 
 
-def kv_ttl(entry: CacheEntry, now: float) -> int | None:
+def kv_ttl(entry: CacheEntry, now: float) -> int:
     """Seconds KV should keep `entry` written at `now`: its remaining life until
-    `expire`, at least KV's minimum; None when it never expires."""
+    `expire`, at least KV's minimum and at most `KV_MAX_TTL_SECONDS` (also the TTL of
+    a page that never expires)."""
     if entry.revalidate is None or entry.expire is None:
-        return None
+        return KV_MAX_TTL_SECONDS
     remaining = entry.generated_at + entry.expire - now
-    return max(KV_MIN_TTL_SECONDS, math.ceil(remaining))
+    return min(KV_MAX_TTL_SECONDS, max(KV_MIN_TTL_SECONDS, math.ceil(remaining)))
 
 
 @dataclass
