@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.build_leftovers import no_build_leftovers
+from runtime.build_leftovers import build_outputs
 from runtime.local_runtime import LocalRuntimeProcess
 from runtime.vendor import vendor_project
 from tests.worker.conftest import ROOT, TARGET, WorkerClient
@@ -95,11 +95,13 @@ def own_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         [".venv/bin/seeding-prerender", "--site"],
         [".venv/bin/seeding-copy", "build"],
     ]
-    # pip builds this checkout in place: what it leaves here would be uploaded with its Worker.
-    with no_build_leftovers([ROOT]):
-        for command in commands:
-            result = subprocess.run(command, cwd=project, capture_output=True, text=True)
-            assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
+    # pip builds this checkout: nothing may be left in it (a Worker deployed from the
+    # checkout would upload it), and nothing cleans up after the README's own steps.
+    before = build_outputs(ROOT)
+    for command in commands:
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
+    assert build_outputs(ROOT) == before, "pip install of the checkout left files in it"
     vendor_project(project, log=lambda line: None)  # pywrangler sync's stand-in
     return project
 
