@@ -91,7 +91,7 @@ def _secret(name: str, raw: str) -> str:
     return raw
 
 
-def _seconds(name: str, raw: str) -> float:
+def _tag_cache_seconds(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -109,7 +109,7 @@ VARS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "SEED_CACHE_MAX_BYTES": ("cache_max_bytes", _whole_bytes),
     "REVALIDATE_PATH": ("revalidate_path", _url_path),
     "REVALIDATE_SECRET": ("revalidate_secret", _secret),
-    "TAG_CACHE_SECONDS": ("tag_cache_seconds", _seconds),
+    "TAG_CACHE_SECONDS": ("tag_cache_seconds", _tag_cache_seconds),
 }
 
 
