@@ -74,18 +74,24 @@ class Isolate:
                 build=self.build,
                 shared=self.shared_tier(env, settings),
                 revalidation=Revalidation(settings.revalidate_path, settings.revalidate_secret),
-                deploy_id=self.deploy_id(env),
+                deploy_id=self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None),
             )
         return self.handler
 
-    def deploy_id(self, env: Any) -> str:
+    def deploy_id(self, env: Any, *, kv_bound: bool) -> str:
         """What this deploy's page keys carry: the build's id and the Worker version's
-        (`CF_VERSION_METADATA.id`), or a hash of the code when that binding is absent."""
+        (`CF_VERSION_METADATA.id`), or a hash of the code when that binding is absent
+        and KV, which outlives the deploy, is bound."""
         build_id = self.build.build_id if self.build is not None else None
         metadata = _python(getattr(env, VERSION_METADATA_BINDING, None))
-        version = _python(getattr(metadata, "id", None)) if metadata is not None else None
+        if isinstance(metadata, dict):
+            version = metadata.get("id")
+        else:
+            version = _python(getattr(metadata, "id", None)) if metadata is not None else None
         if isinstance(version, str) and version:
             return deploy_identity(build_id, version)
+        if not kv_bound:  # memory alone: it lives no longer than this deploy's isolate
+            return deploy_identity(build_id, None)
         code = code_identity()
         log.warning(
             "seeding: no %s binding (wrangler.toml [version_metadata]); pages in KV are "
