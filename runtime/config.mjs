@@ -57,6 +57,7 @@ export function readWranglerConfig(root, { file = "wrangler.toml" } = {}) {
     assets: raw.assets ? assetOptions(raw.assets, root, file) : undefined,
     kvNamespaces: kvNamespaces(raw.kv_namespaces, file),
     d1Databases: d1Databases(raw.d1_databases, root, file),
+    versionMetadata: versionMetadata(raw.version_metadata, file),
     pythonModulesDir: path.resolve(root, "python_modules"),
     warnings,
   };
@@ -202,6 +203,13 @@ function d1Databases(value, root, file) {
   });
 }
 
+// [version_metadata] binding: the Worker version's metadata ({id, tag, timestamp}). Locally each
+// start of the runtime is a new version (src/ and wrangler.toml are re-read: a redeploy).
+function versionMetadata(value, file) {
+  if (value === undefined) return undefined;
+  return bindingName(value, `${file}: [version_metadata]`, "CF_VERSION_METADATA");
+}
+
 // One name, one binding: a KV, D1, var or assets binding of the same name would shadow another.
 function checkBindingNames(config, file) {
   const seen = new Map();
@@ -215,4 +223,5 @@ function checkBindingNames(config, file) {
   if (config.assets?.binding) claim(config.assets.binding, "[assets]");
   for (const kv of config.kvNamespaces) claim(kv.binding, "[[kv_namespaces]]");
   for (const d1 of config.d1Databases) claim(d1.binding, "[[d1_databases]]");
+  if (config.versionMetadata) claim(config.versionMetadata, "[version_metadata]");
 }

@@ -6,6 +6,7 @@
 // Isolate 0 is Miniflare's entry worker (served on `port`); the others are reached on their own
 // sockets (`unsafeDirectSockets`, through the same asset router). All of them bind the same KV
 // namespace and D1 database ids in one Miniflare, so a write by one is read by another at once.
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,7 +74,7 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
       ...vendoredJsModules(files).map(({ rel, contents }) => ({ type: "ESModule", path: `${ROOT}/${rel}`, contents })),
       ...precompiledWasmModules(ROOT, files, pyodideDir),
     ],
-    bindings: config.vars,
+    bindings: { ...config.vars, ...versionMetadataBinding(config) },
     kvNamespaces: Object.fromEntries(config.kvNamespaces.map((kv) => [kv.binding, kv.id])),
     d1Databases: Object.fromEntries(config.d1Databases.map((d1) => [d1.binding, d1.id])),
   };
@@ -129,4 +130,11 @@ function storageBindings(config) {
     ...config.kvNamespaces.map((kv) => [kv.binding, "kv"]),
     ...config.d1Databases.map((d1) => [d1.binding, "d1"]),
   ]);
+}
+
+// [version_metadata]: one version per start, the same for every isolate (Miniflare's own
+// `versionMetadata` option would give each isolate a different id), as one deploy has one.
+function versionMetadataBinding(config) {
+  if (!config.versionMetadata) return {};
+  return { [config.versionMetadata]: { id: randomUUID(), tag: "", timestamp: new Date().toISOString() } };
 }

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from seeding.flow.handler import Revalidation
+from seeding.primitives.cache import CacheEntry
 from seeding.routes import Variant
-from seeding.shared.kv_pages import PageStore, page_key
+from seeding.shared.kv_pages import PageStore, encode_entry, page_key
 from seeding.shared.regen_lease import RegenerationLease
 from seeding.shared.tag_clock import TagClock
 from seeding.shared.tier import SharedTier
@@ -300,3 +302,29 @@ async def test_a_kv_that_never_answers_delays_a_request_by_its_timeout_only(
     response = await asyncio.wait_for(a.request("/blog/late", drain=False), 5)
     assert response.status == 200 and response.headers["x-cache-status"] == "MISS"
     await asyncio.wait_for(a.wait_until.drain(), 5)  # the write gives up too
+
+
+@pytest.mark.parametrize("generated_at", [math.nan, math.inf, 4_000_000_000.0])
+async def test_a_kv_page_with_an_impossible_time_is_never_served_even_after_an_expire(
+    deployment: Deployment, generated_at: float
+) -> None:
+    a = deployment.isolate("a")
+    build_id = deployment.deploy.identity().build_id
+    planted = CacheEntry(
+        body=b"<p>planted</p>",
+        status=200,
+        headers={"content-type": "text/html"},
+        generated_at=generated_at,
+        revalidate=60,
+        expire=3600,
+        tags=("post:first",),
+    )
+    deployment.kv.values[page_key(build_id, Variant.HTML, "/blog/first")] = encode_entry(planted)
+    answer = await revalidate(
+        a, {"paths": ["/blog/first"], "tags": ["post:first"], "mode": "expire"}
+    )
+    assert answer.status == 200
+    for isolate in (a, deployment.isolate("b")):
+        response = await isolate.request("/blog/first")
+        assert b"planted" not in response.body
+        assert response.status == 200

@@ -35,7 +35,7 @@ from seeding.flow.policy import (
     is_private_request,
     is_private_response,
 )
-from seeding.http import Request, Response, text_response
+from seeding.http import BodyTooLarge, Request, Response, text_response
 from seeding.primitives.cache import CacheEntry, MemoryCache, cache_key, etag_for, shown_key
 from seeding.primitives.regenerator import Regenerator
 from seeding.rendering import Renderer, RenderRequest, RenderResult
@@ -57,7 +57,8 @@ from seeding.shared.tier import SharedTier
 
 log = logging.getLogger("seeding")
 
-# Key prefix for pages rendered when the Worker has no prerendered build.
+# Key prefix for pages rendered when the Worker has no prerendered build and was given
+# no deploy identity (unit tests); the Worker always gives one (`deploy_id`).
 NO_BUILD = "-"
 CACHED_METHODS = ("GET", "HEAD")
 MAX_RESOLVED_PATHS = 1024
@@ -94,13 +95,16 @@ class SiteHandler:
         build: BuildIdentity | None = None,
         shared: SharedTier | None = None,
         revalidation: Revalidation | None = None,
+        deploy_id: str | None = None,
     ) -> None:
         self.renderer = renderer
         self.config: SiteConfig = renderer.config
         self.cache = cache
         self.clock = clock
         self.build = build
-        self.build_id = build.build_id if build is not None else NO_BUILD
+        # What every key carries: the deploy's identity (`seeding.shared.kv_pages.
+        # deploy_identity`, given by the Worker), else the build's.
+        self.build_id = deploy_id or (build.build_id if build is not None else NO_BUILD)
         self.seeder = (
             Seeder(cache, build, clock, default_expire=self.config.expire)
             if build is not None
@@ -114,6 +118,8 @@ class SiteHandler:
     async def handle(self, request: Request, bindings: Bindings) -> Response:
         try:
             return await self._handle(request, bindings)
+        except BodyTooLarge as exc:
+            return text_response(413, str(exc), {"cache-control": DYNAMIC_CACHE_CONTROL})
         except Exception:
             log.exception("error while handling %s %s", request.method, request.path)
             return text_response(
@@ -259,7 +265,7 @@ class SiteHandler:
                 method=request.method.upper() if passthrough else "GET",
                 headers=headers,
                 query=request.query,
-                body=request.body if passthrough else b"",
+                body=await request.read_body() if passthrough else b"",
                 env=bindings.env,
             )
         )
@@ -347,7 +353,7 @@ class SiteHandler:
         answer = await handle_revalidation(
             request.method.upper(),
             request.headers,
-            request.body,
+            request.read_body,
             endpoint.secret,
             apply,
             site=self.config,
@@ -426,8 +432,11 @@ def create_handler(
     build: BuildIdentity | None,
     shared: SharedTier | None = None,
     revalidation: Revalidation | None = None,
+    deploy_id: str | None = None,
 ) -> SiteHandler:
     """A handler with its own isolate-global state (one per isolate) for `build`, the
     deployed build's identity (None: nothing prerendered, every page renders), with
     the shared tier when KV or D1 is bound."""
-    return SiteHandler(renderer, MemoryCache(max_bytes), clock, build, shared, revalidation)
+    return SiteHandler(
+        renderer, MemoryCache(max_bytes), clock, build, shared, revalidation, deploy_id
+    )
