@@ -295,7 +295,13 @@ def _init(status: int, headers: Mapping[str, str]) -> Any:
     # One pair per value: a repeated Set-Cookie is appended once per cookie; a pair
     # the platform would reject is left out (and logged) rather than failing here.
     pairs = [[name, value] for name, value in header_pairs(headers)]
-    init = to_js({"status": status, "headers": pairs}, dict_converter=_OBJECT_FROM_ENTRIES)
+    fields: dict[str, Any] = {"status": status, "headers": pairs}
+    if headers.get("content-encoding", "identity").strip().lower() != "identity":
+        # The app's body is already encoded (GZipMiddleware): the runtime must send it
+        # as it is, not encode it again for the Content-Encoding it names (the
+        # platform's default, "automatic", expects an unencoded body).
+        fields["encodeBody"] = "manual"
+    init = to_js(fields, dict_converter=_OBJECT_FROM_ENTRIES)
     if shared:
         if len(_INITS) >= MAX_INITS:
             _INITS.clear()
