@@ -349,6 +349,7 @@ class HandlerMachine(RuleBasedStateMachine):
         self.d1_down_since: float | None = None
         self.d1_outages: list[tuple[float, float]] = []
         self.etags: list[str] = []
+        self.etag_of: dict[str, str] = {}  # path -> the last ETag answered for it
         self.answers: list[Answer] = []
         # The handler logs every fault it absorbs; thousands of steps need not format them.
         logging.getLogger("seeding").disabled = True
@@ -401,8 +402,10 @@ class HandlerMachine(RuleBasedStateMachine):
         )
         self.answers.append(Answer(index, method, headers, asked_at, response, context))
         etag = response.headers.get("etag")
-        if etag and etag not in self.etags:
-            self.etags.append(etag)
+        if etag:
+            self.etag_of[path] = etag
+            if etag not in self.etags:
+                self.etags.append(etag)
 
     def headers(self, cookie: str | None, authorization: bool, inm: str | None) -> dict[str, str]:
         headers = {}
@@ -443,12 +446,17 @@ class HandlerMachine(RuleBasedStateMachine):
         index=isolates,
         path=st.sampled_from(PATHS),
         idle=st.sampled_from([0.0, 0.0, 0.0, 1.0, BOUND + 1, 61.0, 3600.0]),
+        conditional=st.booleans(),
     )
-    def get(self, index: int, path: str, idle: float) -> None:
-        """A plain GET, as most requests are, after `idle` seconds without any."""
+    def get(self, index: int, path: str, idle: float, conditional: bool) -> None:
+        """A plain GET, as most requests are, after `idle` seconds without any; a
+        `conditional` one sends the ETag last answered for the path, as a browser does."""
         self.answers.clear()
         self.clock.advance(idle)
-        self.loop.run_until_complete(self.ask(index, "GET", path, {}, False))
+        headers = {}
+        if conditional and path in self.etag_of:
+            headers["if-none-match"] = self.etag_of[path]
+        self.loop.run_until_complete(self.ask(index, "GET", path, headers, False))
 
     @rule(index=isolates, paths=st.lists(st.sampled_from(PATHS), min_size=2, max_size=3))
     def concurrent_requests(self, index: int, paths: list[str]) -> None:
@@ -666,3 +674,117 @@ for _case in (
 ):
     _case.settings = SETTINGS
 del _case
+
+
+# --- the defects of issue 16, replayed as steps of the machine --------------------------------
+# The random search above may or may not meet each of them within its examples; these
+# sequences always do, and every promise is checked after each step.
+
+EveryPromise = machine("EveryPromise", "private credentials bound 5xx budget 304")
+INVARIANTS = [
+    name
+    for name in dir(HandlerMachine)
+    if getattr(getattr(HandlerMachine, name), "hypothesis_stateful_invariant", None) is not None
+]
+
+
+def replay(*steps: tuple[str, dict[str, Any]]) -> None:
+    """Run `steps` (rule name, arguments) on a fresh machine, checking every promise after
+    each one."""
+    state = EveryPromise()
+    try:
+        for name, arguments in steps:
+            getattr(state, name)(**arguments)
+            for check in INVARIANTS:
+                getattr(state, check)()
+    finally:
+        state.teardown()
+
+
+def get(
+    path: str, index: int = 0, idle: float = 0.0, conditional: bool = False
+) -> tuple[str, dict[str, Any]]:
+    return "get", {"index": index, "path": path, "idle": idle, "conditional": conditional}
+
+
+def drain(index: int = 0) -> tuple[str, dict[str, Any]]:
+    return "drain", {"index": index}
+
+
+def test_a_page_regenerated_to_a_404_with_a_cookie_is_never_served_from_the_cache() -> None:
+    replay(
+        get("/a"),
+        ("the_page_is_removed", {"route": "/a", "set_cookie": True, "cache_control": None}),
+        get("/a", idle=6.0),  # stale: served, and regenerated to the 404
+        drain(),
+        get("/a"),
+    )
+
+
+def test_a_private_404_from_a_regeneration_is_never_served_from_the_cache() -> None:
+    replay(
+        get("/a"),
+        (
+            "the_page_is_removed",
+            {"route": "/a", "set_cookie": False, "cache_control": "private, no-store"},
+        ),
+        get("/a", idle=6.0),
+        drain(),
+        get("/a"),
+    )
+
+
+def test_a_session_cookie_next_to_an_unparseable_cookie_never_meets_the_cache() -> None:
+    with_session = {"authorization": False, "cookie": MALFORMED_COOKIE, "inm": None}
+    replay(
+        ("request", {"index": 0, "method": "GET", "path": "/a", "query": False, **with_session}),
+        ("request", {"index": 0, "method": "GET", "path": "/d", "query": False, **with_session}),
+        get("/d"),
+    )
+
+
+def test_an_idle_isolate_never_serves_a_page_expired_longer_ago_than_the_bound() -> None:
+    expire = RevalidationMode.EXPIRE
+    replay(
+        ("the_renderer_changes", {"route": "/d", "behaviour": Behaviour(revalidate=3600)}),
+        get("/d"),
+        drain(),
+        ("revalidate", {"via": "operator", "paths": ["/d"], "tags": [], "mode": expire}),
+        get("/d", idle=BOUND + 1),
+    )
+
+
+def test_a_new_isolate_never_serves_a_prerendered_page_revalidated_before_it_started() -> None:
+    expire = RevalidationMode.EXPIRE
+    replay(
+        ("revalidate", {"via": "operator", "paths": ["/"], "tags": [], "mode": expire}),
+        ("time_passes", {"seconds": BOUND + 1}),
+        ("a_new_isolate_replaces_one", {"index": 1}),
+        get("/", index=1),
+    )
+
+
+def test_a_revalidation_that_lands_while_the_page_renders_is_not_lost() -> None:
+    replay(
+        ("the_renderer_changes", {"route": "/d", "behaviour": Behaviour(revalidate=3600)}),
+        (
+            "a_revalidation_lands_during_the_next_render",
+            {"route": "/d", "mode": RevalidationMode.EXPIRE},
+        ),
+        get("/d"),  # rendered while the data changed: stored, but revalidated already
+        drain(),
+        get("/d", idle=BOUND + 1),
+        drain(),
+        get("/d"),
+    )
+
+
+def test_if_none_match_is_answered_304_only_for_a_2xx_page() -> None:
+    replay(
+        get("/a"),
+        ("the_page_is_removed", {"route": "/a", "set_cookie": False, "cache_control": None}),
+        get("/a", idle=6.0),
+        drain(),
+        get("/a"),
+        get("/a", conditional=True),
+    )
