@@ -14,8 +14,11 @@ ahead (`/built/`, seeded), rendered on request (`/live/`, cached for an hour) an
 (`/isr/`, stale after 1 s: the build's copy is already stale when the suite runs, so the
 first request triggers the regeneration, and B asks until the regenerated page is served).
 What one client's header put in a page (a host, a scheme, a path, a method, a language, a
-user name, gzip bytes) must never reach the other, and a `Set-Cookie` never crosses.
-Local runtime only.
+user name) must never reach the other, and a `Set-Cookie` never crosses. Gzip is checked on
+its own: a client that did not ask for gzip never gets gzip bytes, and one that did gets the
+page gzipped once. Last, a page that regenerates to a 404 setting a cookie never hands that
+cookie to anyone else. A first test shows the probe is not blind: a signed-in client (never
+served from the cache) sees its own value on the page. Local runtime only.
 """
 
 from __future__ import annotations
@@ -214,11 +217,13 @@ def set_cookies(responses: list[HttpResponse]) -> set[str]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_the_probe_shows_each_client_what_its_header_says_on_a_page_never_stored(
+def test_the_probe_shows_a_signed_in_client_what_its_header_says(
     probe: WorkerClient, case: Case
 ) -> None:
-    """The suite is not blind: on a `private, no-store` page the app sees A's value."""
-    answer = probe.get(f"/private/{case.id}", case.headers("a"))
+    """The suite is not blind: a request with credentials is never answered from the cache,
+    so it is rendered from the client's own request, and the page shows A's value."""
+    signed_in = {"authorization": "Bearer probe-reader", **case.headers("a")}
+    answer = probe.get(f"/private/{case.id}", signed_in)
     assert answer.status == 200, shown(answer)[:2000]
     if case.id == "accept-encoding":
         assert answer.headers.get("content-encoding") == "gzip"
