@@ -85,10 +85,10 @@ def _forwarded(value: str) -> dict[str, str]:
 
 
 def _user(request: Request) -> str | None:
+    """The session cookie's user, else the bearer token's."""
     auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[len("bearer ") :]
-    return request.cookies.get("session")
+    bearer = auth[len("bearer ") :] if auth.lower().startswith("bearer ") else None
+    return request.cookies.get("session") or bearer
 
 
 async def page(request: Request) -> HTMLResponse:
