@@ -10,7 +10,8 @@ package's own commands) and serves it once in the local runtime.
 
 Each case is a pair of clients, A and B, whose requests differ in one header. A asks first
 (so A's answer is the one a cache would store), then B, then A again, for a page built
-ahead (`/built/`, seeded), rendered on request (`/live/`, cached for an hour) and regenerated
+ahead (`/built/`, seeded; `/expired/`, the same, expired on demand first, so that A's request
+renders it), rendered on request (`/live/`, cached for an hour) and regenerated
 (`/isr/`, stale after 1 s: the build's copy is already stale when the suite runs, so the
 first request triggers the regeneration, and B asks until the regenerated page is served).
 What one client's header put in a page (a host, a scheme, a path, a method, a language, a
@@ -24,6 +25,7 @@ served from the cache) sees its own value on the page. Local runtime only.
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import subprocess
 import sys
@@ -34,7 +36,15 @@ from pathlib import Path
 import pytest
 
 from runtime.vendor import vendor_project
-from tests.worker.conftest import ROOT, TARGET, HttpResponse, WorkerClient, serve_project, wait_for
+from tests.worker.conftest import (
+    REVALIDATE_SECRET,
+    ROOT,
+    TARGET,
+    HttpResponse,
+    WorkerClient,
+    serve_project,
+    wait_for,
+)
 from tests.worker.test_example_starlette import EXAMPLE
 
 pytestmark = pytest.mark.skipif(TARGET != "local", reason="the probe runs on the local runtime")
@@ -126,7 +136,7 @@ CASES = [
 ACCEPT_ENCODING = next(case for case in CASES if case.id == "accept-encoding")
 # The cases whose pages show the client's value (gzip is checked on its own, below).
 MARKED = [case for case in CASES if case.a_marks]
-KINDS = ("built", "live", "isr")
+KINDS = ("built", "expired", "live", "isr")
 GONE = "regenerated-to-a-404"
 
 
@@ -189,8 +199,17 @@ def visit(
     probe: WorkerClient, case: Case, kind: str
 ) -> tuple[list[HttpResponse], list[HttpResponse]]:
     """A asks, then B (until the regenerated page is served, for `isr`), then A again: the
-    answers each client got."""
+    answers each client got. An `expired` page is expired on demand first (the revalidation
+    endpoint, mode "expire"), so A's request renders it."""
     path = f"/{kind}/{case.id}"
+    if kind == "expired":
+        answer = probe.request(
+            "POST",
+            "/__revalidate",
+            {"authorization": f"Bearer {REVALIDATE_SECRET}", "content-type": "application/json"},
+            json.dumps({"paths": [path], "mode": "expire"}).encode(),
+        )
+        assert answer.status == 200, answer.text
     a_answers = [probe.get(path, case.headers("a"))]
     b_answers = [probe.get(path, case.headers("b"))]
     if kind == "isr":

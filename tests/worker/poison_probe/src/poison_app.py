@@ -11,12 +11,13 @@
   the `session` cookie or by `Authorization` (which also gets a `Set-Cookie`);
 - no `Vary` header anywhere: the app does not know a cache stands in front of it.
 
-Pages, by their first path segment: `/built/<name>` (prerendered, never revalidates),
-`/isr/<name>` (prerendered, stale after 1 s), `/live/<name>` (rendered on its first
-request, cached for an hour), `/private/<name>` (`private, no-store`: never stored) and
-`/gone/<name>` (prerendered, stale after 1 s, and a 404 with a fresh `Set-Cookie` once the
-Worker renders it again). The names prerendered are `poison_cases.CASES` (built, isr) and
-`poison_cases.GONE`, a module the suite writes next to this one.
+Pages, by their first path segment: `/built/<name>` and `/expired/<name>` (prerendered,
+never revalidate), `/isr/<name>` (prerendered, stale after 1 s), `/live/<name>` (rendered
+on its first request, cached for an hour), `/private/<name>` (`private, no-store`: never
+stored) and `/gone/<name>` (prerendered, stale after 1 s, and a 404 with a fresh
+`Set-Cookie` once the Worker renders it again). The names prerendered are
+`poison_cases.CASES` (built, expired, isr) and `poison_cases.GONE`, a module the suite
+writes next to this one.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 CACHE_CONTROL = {
     "built": None,
+    "expired": None,
     "isr": "public, s-maxage=1, stale-while-revalidate=600",
     "gone": "public, s-maxage=1, stale-while-revalidate=600",
     "live": "public, s-maxage=3600",
@@ -129,5 +131,5 @@ app = Starlette(
     middleware=[Middleware(GZipMiddleware, minimum_size=100), Middleware(TrustingProxyHeaders)],
 )
 
-PRERENDER = [f"/{kind}/{name}" for kind in ("built", "isr") for name in CASES]
+PRERENDER = [f"/{kind}/{name}" for kind in ("built", "expired", "isr") for name in CASES]
 PRERENDER += [f"/gone/{name}" for name in GONE]
