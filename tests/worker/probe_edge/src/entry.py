@@ -10,7 +10,8 @@ with headers the query chooses, so each behaviour of the edge is shown over HTTP
 /cache-op (POST, JSON {op, options}) calls self.ctx.cache.<op>(options) and answers its result;
 /cache-op-dict does the same with a Python dict (refused: the platform reads JS objects);
 /ctx answers whether ctx.cache and the runtime's edge binding are visible to Python;
-/conditionals answers the If-None-Match headers Python received, oldest first.
+/conditionals answers the If-None-Match headers Python received, oldest first;
+FAIL_WITH (set through the control API's eval) makes every page answer that status.
 """
 
 import asyncio
@@ -23,6 +24,9 @@ from workers import Response, WorkerEntrypoint
 
 COUNTS: dict[str, int] = {}
 CONDITIONALS: list[str] = []
+# Set through the control API's eval (`import entry; entry.FAIL_WITH = 500`): every page then
+# answers that status, as a Worker in trouble.
+FAIL_WITH: int | None = None
 
 
 def _js_result(result) -> dict:
@@ -62,6 +66,8 @@ class Default(WorkerEntrypoint):
             )
         if url.path == "/conditionals":
             return Response.json(CONDITIONALS, headers={"cache-control": "no-store"})
+        if FAIL_WITH is not None:
+            return Response("failing on purpose", status=FAIL_WITH)
         if "sleep" in query:
             await asyncio.sleep(float(query["sleep"][0]))
         etag = query.get("etag", [None])[0]
@@ -75,7 +81,7 @@ class Default(WorkerEntrypoint):
         if etag:
             headers["etag"] = etag
             if inm == etag:
-                return Response("", status=304, headers=headers)
+                return Response(None, status=304, headers=headers)
         COUNTS[target] = COUNTS.get(target, 0) + 1
         body = f"n={COUNTS[target]} path={target}"
         for name in query.get("echo", []):
