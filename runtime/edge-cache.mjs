@@ -38,6 +38,7 @@ const CLIENT_CONDITIONALS = ["if-none-match", "if-modified-since", "if-match", "
 export const TAG_MAX_CHARS = 1024;
 export const TAGS_MAX = 1000;
 const LOG_LIMIT = 10000;
+const STORED_SHOWN = 1000;
 const PURGE_MEMORY = 1000;
 const MAX_BYTES = 512 * 1024 * 1024;
 
@@ -137,13 +138,32 @@ export class EdgeCache {
 
   stats() {
     let entries = 0;
-    for (const { variants } of this.store.values()) entries += variants.size;
+    const stored = [];
+    for (const [key, { variants }] of this.store) {
+      entries += variants.size;
+      for (const entry of variants.values()) {
+        stored.push({
+          key: JSON.parse(key),
+          path: entry.path,
+          status: entry.status,
+          lifetime: entry.policy.lifetime,
+          staleWhileRevalidate: entry.policy.swr,
+          noCache: entry.policy.noCache,
+          age: Math.floor(this.#age(entry)),
+          invalidated: entry.invalidatedAt !== null,
+          tags: [...entry.tags],
+          vary: entry.varyValues,
+        });
+      }
+    }
     return {
       enabled: true,
       version: this.version,
       crossVersionCache: this.crossVersionCache,
       entries,
       bytes: this.bytes,
+      // The most recently stored entries (at most STORED_SHOWN), newest last.
+      stored: stored.slice(-STORED_SHOWN),
       counts: { ...this.counts },
       originRequests: this.originRequests,
       originByIsolate: { ...this.originByIsolate },

@@ -33,7 +33,10 @@ function forward(upstream, { method, target, headers, body }) {
   if (body?.length) outgoing["content-length"] = String(body.length);
   else delete outgoing["content-length"];
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method, path: target, headers: outgoing }, async (res) => {
+    // A connection per request: a kept-alive socket that workerd closes while idle would fail
+    // the next request sent on it.
+    const options = { host: url.hostname, port: url.port, method, path: target, headers: outgoing, agent: false };
+    const req = http.request(options, async (res) => {
       try {
         resolve({ status: res.statusCode, headers: headersOf(res.rawHeaders), body: await readBody(res) });
       } catch (err) {
