@@ -72,6 +72,7 @@ export async function startEdgeServers(edge, { host, ports, upstream }) {
         res.writeHead(answer.status, headers);
         res.end(answer.body ?? undefined);
       } catch (err) {
+        console.error(`edge: ${req.method} ${req.url}: ${err.message}`);
         if (res.headersSent) return res.destroy(err);
         res.writeHead(502, { "content-type": "text/plain; charset=utf-8", "cf-cache-status": "DYNAMIC" });
         res.end(`the edge could not reach the Worker: ${err.message}\n`);
