@@ -303,6 +303,8 @@ export class EdgeCache {
       this.#remove(key, entry);
       return { status: entry.status, headers: refreshed?.clientHeaders ?? entry.clientHeaders, body: entry.body, cacheStatus: "REVALIDATED" };
     }
+    // A failing Worker leaves the stale entry in place (stale-if-error may still serve it).
+    if (response.status >= 500) return { ...clientView(response), cacheStatus: "EXPIRED" };
     this.#remove(key, entry);
     const stored = this.#storeResponse(request, key, response, seq);
     return { ...clientView(response), cacheStatus: stored === "stored" ? "EXPIRED" : stored };
