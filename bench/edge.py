@@ -3,7 +3,9 @@
 10,000 routes (packs layout, shared tier on), under Zipf(s = 1.0) traffic at c = 16 with
 an on-demand revalidation (tag `posts`, mode `expire`) every few seconds, run twice in one
 go: without the edge, then with `[cache] enabled = true` (the local runtime's stand-in for
-Workers Cache, runtime/README.md "The edge"). For each it reports:
+Workers Cache, runtime/README.md "The edge"). Each run first sends the same traffic for
+`--warm` seconds (steady state: the Zipf tail's first misses are not what is measured),
+then measures for `--seconds`. For each it reports:
 
 - the share of requests that reach Python (goal: at most 10% with the edge): the edge's
   `originRequests` over the requests sent (without the edge, every request does; the
@@ -11,13 +13,14 @@ Workers Cache, runtime/README.md "The edge"). For each it reports:
 - Python CPU per 1,000 requests: workerd's main thread (where the isolate runs), from
   /proc, over the whole run;
 - p50 and p99 latency, measured by the client;
-- the time from a revalidation to the last old page served: a watcher asks for `/` (rank 1,
-  tagged `posts`) every WATCH_EVERY_S; a page is old when its generation stamp (the
-  footer's `<time datetime>`; the synthetic prerender has none) is from a whole second
-  before the revalidation was sent. Reported per revalidation, "never" when an old page was
-  still served at the end of the run.
+- the time from a revalidation to the last old page served: a watcher asks every
+  WATCH_EVERY_S for a page of the app tagged `posts` that the synthetic build does not
+  hold (so the Worker renders it, with its tags; revalidate 60 s, longer than a run); a page
+  is old when its generation stamp (the footer's `<time datetime>`) is from a whole second
+  before the revalidation was sent. Reported per revalidation (null: an old page was still
+  served at the end of the run).
 
-    python -m bench.edge [--seconds 20] [--every 4] [--out bench/results/edge.json]
+    python -m bench.edge [--seconds 20] [--warm 15] [--every 4] [--out bench/results/edge.json]
 
 The load client, workerd and the edge share this machine's cores: latencies are relative.
 """
@@ -51,12 +54,23 @@ from runtime.local_runtime import apply_d1_migrations, http_request
 ROUTES = 10_000
 CONCURRENCY = 16
 ZIPF_S = 1.0
-WATCHED = "/"  # rank 1 in the Zipf order, tagged `posts` by the app
 TAG = "posts"
 WATCH_EVERY_S = 0.05
 SECRET = "bench-edge-secret"
 STAMP = re.compile(rb'<time datetime="([^"]+)"')
 SHARE_GOAL = 0.10
+
+
+def watched_route() -> str:
+    """The app's first on-demand page tagged TAG (not in the synthetic build)."""
+    from app.routing import route_table, tags
+    from seeding.rendering import RenderMode
+
+    return next(
+        path
+        for path, spec in route_table().items()
+        if TAG in tags(spec) and spec.site_route.mode is RenderMode.ON_DEMAND
+    )
 
 
 def zipf_paths(routes: list[str], count: int, seed: int = 17) -> list[str]:
@@ -78,8 +92,9 @@ def generated_at(body: bytes) -> float | None:
 
 @dataclass
 class Watch:
-    """What the watcher saw of WATCHED: (time sent, generation time or None), in order."""
+    """What the watcher saw of `path`: (time sent, generation time or None), in order."""
 
+    path: str
     samples: list[tuple[float, float | None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -89,7 +104,7 @@ class Watch:
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
             try:
                 sent = time.time()
-                conn.request("GET", WATCHED)
+                conn.request("GET", self.path)
                 response = conn.getresponse()
                 body = response.read()
                 if response.status == 200:
@@ -144,7 +159,7 @@ def _project(work: Path, edge: bool) -> Path:
 
 
 def run_one(
-    work: Path, edge: bool, paths: list[str], seconds: float, every: float
+    work: Path, edge: bool, paths: list[str], *, warm: float, seconds: float, every: float
 ) -> dict[str, Any]:
     project = _project(work, edge)
     state = work / f"state-{'on' if edge else 'off'}"
@@ -152,11 +167,15 @@ def run_one(
     name = "edge on" if edge else "edge off"
     with BenchRuntime(project, work / f"{project.name}.log", persist_to=state) as runtime:
         url = runtime.url
-        run_load(url, [WATCHED], concurrency=1, total=1)  # Python and the home page warm
+        watched = watched_route()
+        run_load(url, [watched], concurrency=1, total=1)  # rendered once, with its tags
+        # Steady state: the same traffic first (another stretch of the same Zipf draw).
+        half = len(paths) // 2
+        run_load(url, paths[half:], concurrency=CONCURRENCY, total=half, max_seconds=warm)
         if edge:
             runtime.control.reset_edge_stats()
         runtime.control.reset_python_log()
-        watch = Watch()
+        watch = Watch(watched)
         watcher = threading.Thread(target=watch.run, args=(url,), daemon=True)
         revalidations: list[tuple[float, int]] = []
         stop = threading.Event()
@@ -170,7 +189,7 @@ def run_one(
         watcher.start()
         reval = threading.Thread(target=revalidator, daemon=True)
         reval.start()
-        load = run_load(url, paths, concurrency=CONCURRENCY, total=len(paths), max_seconds=seconds)
+        load = run_load(url, paths[:half], concurrency=CONCURRENCY, total=half, max_seconds=seconds)
         stop.set()
         watch.stop.set()
         reval.join()
@@ -184,6 +203,7 @@ def run_one(
     delays = [last_old_after(watch.samples, at) for at, status in revalidations if status == 200]
     result = {
         "name": name,
+        "watched": watched,
         "sent": sent,
         "load_requests": load.requests,
         "errors": load.errors,
@@ -206,15 +226,19 @@ def run_one(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="load per run (default 20)")
+    parser.add_argument("--warm", type=float, default=15.0, help="traffic before measuring")
     parser.add_argument("--every", type=float, default=4.0, help="seconds between revalidations")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench-edge"))
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     synthetic_build(ROUTES)
     routes = route_keys(ROUTES)
-    paths = zipf_paths(routes, 200_000)
+    paths = zipf_paths(routes, 400_000)
     args.work.mkdir(parents=True, exist_ok=True)
-    runs = [run_one(args.work, edge, paths, args.seconds, args.every) for edge in (False, True)]
+    runs = [
+        run_one(args.work, edge, paths, warm=args.warm, seconds=args.seconds, every=args.every)
+        for edge in (False, True)
+    ]
     on = runs[1]
     report = {
         "benchmark": "edge",
@@ -222,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "concurrency": CONCURRENCY,
         "zipf_s": ZIPF_S,
         "seconds": args.seconds,
+        "warm_seconds": args.warm,
         "revalidate_every_s": args.every,
         "runs": runs,
         "goal_share_python": {
