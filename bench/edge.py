@@ -33,6 +33,7 @@ import http.client
 import json
 import random
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -144,8 +145,11 @@ def _revalidate(base_url: str) -> tuple[float, int]:
 
 def _project(work: Path, edge: bool) -> Path:
     laid = synthetic_layout(ROUTES, "packs")
+    into = work / ("edge-on" if edge else "edge-off")
+    shutil.rmtree(into, ignore_errors=True)  # a fresh project (and D1 state) each run
+    shutil.rmtree(work / f"state-{'on' if edge else 'off'}", ignore_errors=True)
     root = make_project(
-        work / ("edge-on" if edge else "edge-off"),
+        into,
         src=source_dir(),
         assets_dir=laid.assets,
         build_module=laid.build_module,
