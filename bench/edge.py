@@ -11,7 +11,7 @@ then measures for `--seconds`. For each it reports:
 - the share of requests that reach Python (goal: at most 10% with the edge): the edge's
   `originRequests` over the requests sent (without the edge, every request does);
 - Python CPU per 1,000 requests: workerd's main thread (where the isolate runs), from
-  /proc, over the whole run;
+  /proc, over the measured window;
 - p50 and p99 latency, measured by the client;
 - the time from a revalidation to the last old page served: a watcher asks every
   WATCH_EVERY_S for a page of the app tagged `posts` that the synthetic build does not
@@ -58,7 +58,8 @@ ZIPF_S = 1.0
 TAG = "posts"
 WATCH_EVERY_S = 0.05
 SECRET = "bench-edge-secret"
-STAMP = re.compile(rb'<time datetime="([^"]+)"')
+# The footer's generation stamp (a page shows other dates, a post's own among them).
+STAMP = re.compile(rb'class="generated"[^>]*>.*?<time datetime="([^"]+)"', re.DOTALL)
 SHARE_GOAL = 0.10
 
 

@@ -20,9 +20,13 @@ def test_zipf_paths_are_the_same_for_the_same_seed() -> None:
     assert zipf_paths(routes, 100) == zipf_paths(routes, 100)
 
 
-def test_the_generation_time_is_read_from_the_stamp() -> None:
-    body = b'<footer><time datetime="2026-12-04T05:00:01Z">Dec 4</time></footer>'
-    assert generated_at(body) == 1796360401.0
+def test_the_generation_time_is_read_from_the_footer_stamp_not_other_dates() -> None:
+    body = (
+        b'<article><time datetime="2025-11-20">Nov 20</time></article><footer>'
+        b'<p class="generated" data-phase="request"><strong>Rendered on request</strong> '
+        b'<time datetime="2026-12-04T05:00:01.250Z">Dec 4</time></p></footer>'
+    )
+    assert generated_at(body) == 1796360401.25
     assert generated_at(b"<p>a prerendered page with no stamp</p>") is None
 
 
