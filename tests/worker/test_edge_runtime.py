@@ -22,7 +22,7 @@ from urllib.parse import quote
 import pytest
 
 from runtime.local_runtime import HttpResponse, LocalRuntimeProcess
-from tests.worker.conftest import ROOT, TARGET, WorkerClient
+from tests.worker.conftest import ROOT, TARGET, WorkerClient, wait_for
 
 PROBE_SRC = Path(__file__).resolve().parent / "probe_edge" / "src"
 _ids = itertools.count()
@@ -358,6 +358,21 @@ def test_stale_if_error_serves_the_stored_answer_when_the_worker_fails(edge: Wor
         edge.evaluate("import entry; entry.FAIL_WITH = None")
     assert (stale.status, status(stale)) == (200, "STALE")
     assert stale.text.startswith("n=1 ")
+
+
+def test_a_failed_background_revalidation_keeps_the_stale_entry(edge: WorkerClient) -> None:
+    path = page("cache-control:max-age=1, stale-while-revalidate=60")
+    assert status(edge.get(path)) == "MISS"
+    time.sleep(1.2)
+    edge.evaluate("import entry; entry.FAIL_WITH = 500")
+    try:
+        assert status(edge.get(path)) == "UPDATING"
+        assert wait_for(lambda: python_ran(edge, path) == 2, timeout=5)
+    finally:
+        edge.evaluate("import entry; entry.FAIL_WITH = None")
+    kept = edge.get(path)
+    assert (kept.status, kept.text.split(" ")[0]) == (200, "n=1")
+    assert status(kept) in {"UPDATING", "HIT"}
 
 
 def test_concurrent_misses_for_one_key_run_python_once(edge: WorkerClient) -> None:
