@@ -59,6 +59,7 @@ export function readWranglerConfig(root, { file = "wrangler.toml" } = {}) {
     d1Databases: d1Databases(raw.d1_databases, root, file),
     versionMetadata: versionMetadata(raw.version_metadata, file),
     pythonModulesDir: path.resolve(root, "python_modules"),
+    cache: cacheOptions(raw.cache, file),
     warnings,
   };
   checkBindingNames(config, file);
@@ -133,6 +134,26 @@ function assetOptions(assets, root, file) {
     assetConfig,
     runWorkerFirst: rwf,
   };
+}
+
+// [cache]: Workers Cache in front of the Worker (enabled, cross_version_cache). Absent or
+// `enabled = false`: no edge, the runtime serves the isolates directly.
+function cacheOptions(cache, file) {
+  if (cache === undefined) return undefined;
+  if (typeof cache !== "object" || cache === null || Array.isArray(cache) || cache instanceof Date) {
+    throw new ConfigError(`${file}: [cache] must be a table: write [cache] on its own line, then enabled = true`);
+  }
+  const unknown = Object.keys(cache).filter((k) => !["enabled", "cross_version_cache"].includes(k));
+  if (unknown.length) {
+    throw new ConfigError(`${file}: [cache] has unknown setting ${unknown.map((k) => `"${k}"`).join(", ")}; it takes enabled, cross_version_cache`);
+  }
+  for (const field of ["enabled", "cross_version_cache"]) {
+    if (cache[field] !== undefined && typeof cache[field] !== "boolean") {
+      throw new ConfigError(`${file}: [cache] ${field} must be true or false (got ${JSON.stringify(cache[field])})`);
+    }
+  }
+  if (cache.enabled === undefined) throw new ConfigError(`${file}: [cache] needs enabled = true (or false)`);
+  return { enabled: cache.enabled, crossVersionCache: cache.cross_version_cache ?? false };
 }
 
 // --- storage bindings ---------------------------------------------------------------------------

@@ -21,6 +21,9 @@ const WORKER_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "work
 const ROOT = "/local-runtime";
 
 export const ASSET_PROXY = "asset-proxy";
+// The service binding through which ctx.cache.purge/invalidate reach the edge in Node (never
+// handed to Python: pyodide-worker.mjs takes it out of env).
+export const EDGE_BINDING = "__LOCAL_RUNTIME_EDGE_CACHE";
 export const isolateWorkerName = (i) => (i === 0 ? "python-worker" : `python-worker-${i}`);
 
 const own = (file) => readFileSync(path.join(WORKER_DIR, file), "utf8");
@@ -39,7 +42,8 @@ function pyodideModules(pyodideDir) {
 
 // Answers { miniflare: <Miniflare options>, persistence: { root, kv, d1 } | null }.
 // `ports[i]`: the port of isolate i (0 = a free one); ports[0] is Miniflare's entry.
-export function buildMiniflareOptions(config, { host, ports, persistTo, testMode, controlToken, pyodideDir }) {
+// `edgeService(request)`: with [cache] enabled, the Node function that answers ctx.cache calls.
+export function buildMiniflareOptions(config, { host, ports, persistTo, testMode, controlToken, pyodideDir, edgeService }) {
   const files = collectPythonFiles(config); // read afresh each time: a restart picks up edits
   const runtimeConfig = JSON.stringify({
     mainModule: config.mainModule,
@@ -47,6 +51,7 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
     testMode: Boolean(testMode),
     compatFlags: compatFlagValues(config.compatibilityFlags, config.compatibilityDate),
     storageBindings: storageBindings(config),
+    edgeBinding: edgeService ? EDGE_BINDING : null,
   });
   const common = {
     modulesRoot: ROOT,
@@ -108,11 +113,12 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
       },
     });
   }
+  if (edgeService) pythonWorker.serviceBindings = { ...pythonWorker.serviceBindings, [EDGE_BINDING]: edgeService };
   // Isolates 1..N-1: the same worker under another name, on its own socket.
   for (let i = 1; i < ports.length; i++) {
     const isolate = { ...pythonWorker, name: isolateWorkerName(i), unsafeDirectSockets: [{ host, port: ports[i] }] };
-    if (pythonWorker.serviceBindings) {
-      isolate.serviceBindings = { [binding]: { ...pythonWorker.serviceBindings[binding], props: { isolate: i } } };
+    if (testMode && binding) {
+      isolate.serviceBindings = { ...pythonWorker.serviceBindings, [binding]: { ...pythonWorker.serviceBindings[binding], props: { isolate: i } } };
     }
     workers.splice(i, 0, isolate);
   }
