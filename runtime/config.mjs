@@ -60,10 +60,22 @@ export function readWranglerConfig(root, { file = "wrangler.toml" } = {}) {
     versionMetadata: versionMetadata(raw.version_metadata, file),
     pythonModulesDir: path.resolve(root, "python_modules"),
     cache: cacheOptions(raw.cache, file),
+    crons: cronTriggers(raw.triggers, file),
     warnings,
   };
   checkBindingNames(config, file);
   return config;
+}
+
+// [triggers] crons: the schedules of the Cron Triggers. Nothing fires them on a clock locally
+// (as `wrangler dev`); `POST /scheduled` and `/cdn-cgi/handler/scheduled` fire one by hand.
+function cronTriggers(triggers, file) {
+  if (triggers === undefined) return [];
+  const crons = triggers?.crons ?? [];
+  if (!Array.isArray(crons) || crons.some((c) => typeof c !== "string")) {
+    throw new ConfigError(`${file}: [triggers] crons must be a list of cron strings, e.g. crons = ["17 * * * *"]`);
+  }
+  return crons;
 }
 
 // Where wrangler keeps local data: `<folder of wrangler.toml>/.wrangler/state`, or `--persist-to

@@ -40,6 +40,12 @@ export function startControlServer(runtime, { host = "127.0.0.1", port = 0 } = {
     "DELETE /python-log": (_body, query) => runtime.resetPythonLog(isolateOf(query)),
     "POST /warmup": (_body, query) => runtime.warmup(isolateOf(query)),
     "POST /eval": (body, query) => runtime.evaluate(body?.code, { isolate: isolateOf(query).isolate ?? 0 }),
+    "POST /scheduled": (_body, query) =>
+      runtime.scheduled({
+        cron: query.get("cron") ?? undefined,
+        time: query.has("time") ? Number(query.get("time")) : undefined,
+        isolate: isolateOf(query).isolate ?? 0,
+      }),
     "POST /restart": (_body, query) => runtime.restart({ warm: query.get("warm") !== "0", ...isolateOf(query) }),
     "GET /edge": async () => runtime.edgeStats(),
     "DELETE /edge/stats": async () => runtime.resetEdgeStats(),

@@ -99,7 +99,7 @@ class ControlClient:
     url: str
     timeout: float = 120
 
-    def call(self, method: str, path: str, payload: Any = None, **query: int | None) -> Any:
+    def call(self, method: str, path: str, payload: Any = None, **query: int | str | None) -> Any:
         """One route; `query` items that are not None become the query string."""
         params = {name: value for name, value in query.items() if value is not None}
         full = path + ("?" + urlencode(params) if params else "")
@@ -148,12 +148,22 @@ class ControlClient:
 
     def python_log(self, isolate: int | None = None) -> dict[str, list[dict[str, Any]]]:
         """{"requests": [{t, isolate, method, path, status, ms}] that reached Python,
-        "output": [{t, isolate, stream, line}] printed by Python, "errors": [{t, isolate, kind,
-        detail, message}]}."""
+        "scheduled": [{t, isolate, cron, scheduledTime, outcome, ms}] Cron Triggers fired,
+        "output": [{t, isolate, stream, line}] printed by Python, "errors": [{t, isolate,
+        kind, detail, message}]}."""
         return self.call("GET", "/python-log", isolate=isolate)
 
     def reset_python_log(self, isolate: int | None = None) -> None:
         self.call("DELETE", "/python-log", isolate=isolate)
+
+    def scheduled(
+        self, cron: str | None = None, time_ms: int | None = None, isolate: int = 0
+    ) -> dict[str, Any]:
+        """Fire a Cron Trigger in one isolate (POST /scheduled): the Worker's
+        `scheduled(controller, env, ctx)` runs with `controller.cron` (default: the first of
+        wrangler.toml's [triggers] crons) and `controller.scheduledTime` (`time_ms`, default
+        now). {outcome: "ok" | "exception", noRetry, cron, isolate}."""
+        return self.call("POST", "/scheduled", cron=cron, time=time_ms, isolate=isolate)
 
     def warmup(self, isolate: int | None = None) -> dict[str, Any]:
         """Load Python and import the main module (every isolate unless one is named):

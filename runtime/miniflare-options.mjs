@@ -125,7 +125,9 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
   // Persisted only when there is something to keep: a Worker without KV or D1 writes nothing.
   const persistence = Object.keys(storageBindings(config)).length ? persistencePaths(config, persistTo) : null;
   // cf: false = no download of a request.cf sample (no internet); requests get a placeholder cf.
-  const miniflare = { host, port: ports[0], cf: false, workers };
+  // unsafeTriggerHandlers: `/cdn-cgi/handler/scheduled?cron=...` on the entry port fires a Cron
+  // Trigger in isolate 0, as `wrangler dev` sets it.
+  const miniflare = { host, port: ports[0], cf: false, unsafeTriggerHandlers: true, workers };
   if (persistence) Object.assign(miniflare, { kvPersist: persistence.kv, d1Persist: persistence.d1 });
   return { miniflare, persistence };
 }

@@ -255,7 +255,7 @@ export class LocalRuntime {
   async pythonLog({ isolate } = {}) {
     const logs = await this.#perIsolate(isolate, "GET", "/log");
     const merged = {};
-    for (const list of ["requests", "output", "errors"]) {
+    for (const list of ["requests", "scheduled", "output", "errors"]) {
       merged[list] = mergeByTime(logs.map(({ isolate: i, value }) => ({ isolate: i, value: value[list] })));
     }
     return merged;
@@ -264,6 +264,21 @@ export class LocalRuntime {
   async resetPythonLog({ isolate } = {}) {
     await this.#perIsolate(isolate, "DELETE", "/log");
     return { ok: true };
+  }
+
+  // A Cron Trigger in one isolate (0 unless chosen), as the platform fires one: Miniflare
+  // dispatches a scheduled event, so the Worker's `scheduled(controller, env, ctx)` runs with
+  // `controller.cron` (default: the first of wrangler.toml's [triggers] crons) and
+  // `controller.scheduledTime` (ms since the epoch; default now). Answers
+  // `{outcome, noRetry, cron, isolate}`; outcome "exception" when the handler raised (its
+  // traceback is in the Python log).
+  async scheduled({ cron, time, isolate = 0 } = {}) {
+    const [i] = this.#isolateIndexes(isolate);
+    if (time !== undefined && !Number.isFinite(time)) throw new TypeError(`?time= must be milliseconds since the epoch, got ${JSON.stringify(time)}`);
+    const chosen = cron ?? this.config.crons[0] ?? "";
+    const worker = await this.mf.getWorker(isolateWorkerName(i));
+    const result = await worker.scheduled({ cron: chosen, ...(time === undefined ? {} : { scheduledTime: new Date(time) }) });
+    return { outcome: result.outcome, noRetry: result.noRetry, cron: chosen, isolate: i };
   }
 
   // Runs Python source inside an isolate (0 unless chosen; `import entry` is its running Worker's

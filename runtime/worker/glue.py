@@ -28,6 +28,18 @@ async def call_fetch(entrypoint_class, ctx, env, request):
     return python_to_rpc(result)
 
 
+async def call_scheduled(entrypoint_class, ctx, env, controller):
+    # A Cron Trigger: the handler takes (controller, env, ctx), as the Python Workers docs
+    # write it; env and ctx are the instance's own (self.env, self.ctx), the controller (its
+    # `cron`, `scheduledTime`, `noRetry()`) is passed through python_from_rpc.
+    instance = entrypoint_class(ctx, env)
+    result = _relaxed_call(
+        instance.scheduled, python_from_rpc(controller), instance.env, instance.ctx
+    )
+    if inspect.isawaitable(result):
+        await result
+
+
 def eval_json(source):
     """Test mode's `POST /eval`: run `source` in a fresh namespace inside this isolate and
     answer JSON text of the value of its last line when that is an expression (else null).

@@ -22,8 +22,8 @@ const LOG_LIMIT = 10000;
 // Test mode: KV and D1 calls of Python logged, with faults (binding-proxy.mjs).
 const bindingWatch = config.testMode ? new BindingWatch(config.storageBindings) : undefined;
 
-// What the control API reads: requests that reached Python, Python's output, errors.
-const log = { requests: [], output: [], errors: [] };
+// What the control API reads: requests that reached Python, Cron Triggers, Python's output, errors.
+const log = { requests: [], scheduled: [], output: [], errors: [] };
 function record(list, entry) {
   list.push(entry);
   if (list.length > LOG_LIMIT) list.splice(0, list.length - LOG_LIMIT);
@@ -98,7 +98,7 @@ async function boot() {
   if (typeof entrypoint !== "function") {
     throw new Error(`${config.mainModule}.py defines no Default(WorkerEntrypoint) class`);
   }
-  return { pyodide, callFetch: glue.call_fetch, evalJson: glue.eval_json, entrypoint, inRequestContext: false };
+  return { pyodide, callFetch: glue.call_fetch, callScheduled: glue.call_scheduled, evalJson: glue.eval_json, entrypoint, inRequestContext: false };
 }
 
 // workerd calls Python "promising" (JSPI: Python may then block on a JS promise with run_sync).
@@ -136,25 +136,36 @@ function withoutEdgeBinding(env) {
   });
 }
 
+// Python, loaded, in request context: as production, imports are patched until the first
+// event (a request or a Cron Trigger), then its hooks run.
+async function pythonForEvent() {
+  const python = await getPython();
+  if (!python.inRequestContext) {
+    python.inRequestContext = true;
+    python.pyodide.runPython("from _cloudflare.lifecycle import before_first_request; before_first_request()");
+  }
+  return python;
+}
+
+// The env Python sees (test mode: the logged KV and D1 wrappers; the edge binding hidden) and,
+// with [cache] enabled, `ctx.cache` set on ctx.
+function pythonEnvOf(env, ctx) {
+  let pythonEnv = bindingWatch ? bindingWatch.env(env) : env;
+  if (config.edgeBinding && env[config.edgeBinding]) {
+    // An own property over workerd's accessor (undefined in standalone workerd).
+    Object.defineProperty(ctx, "cache", { value: edgeCacheApi(env[config.edgeBinding]), configurable: true });
+    pythonEnv = withoutEdgeBinding(pythonEnv);
+  }
+  return pythonEnv;
+}
+
 async function handle(request, env, ctx) {
   const url = new URL(request.url);
   const entry = { t: Date.now(), method: request.method, path: url.pathname + url.search, status: null, ms: null };
   record(log.requests, entry);
   try {
-    const python = await getPython();
-    const { pyodide, callFetch, entrypoint } = python;
-    if (!python.inRequestContext) {
-      // As production: imports are patched until the first request, then its hooks run.
-      python.inRequestContext = true;
-      pyodide.runPython("from _cloudflare.lifecycle import before_first_request; before_first_request()");
-    }
-    let pythonEnv = bindingWatch ? bindingWatch.env(env) : env;
-    if (config.edgeBinding && env[config.edgeBinding]) {
-      // An own property over workerd's accessor (undefined in standalone workerd).
-      Object.defineProperty(ctx, "cache", { value: edgeCacheApi(env[config.edgeBinding]), configurable: true });
-      pythonEnv = withoutEdgeBinding(pythonEnv);
-    }
-    const response = await callPython(pyodide, callFetch, entrypoint, ctx, pythonEnv, request);
+    const { pyodide, callFetch, entrypoint } = await pythonForEvent();
+    const response = await callPython(pyodide, callFetch, entrypoint, ctx, pythonEnvOf(env, ctx), request);
     entry.status = response.status;
     return response;
   } catch (err) {
@@ -247,9 +258,30 @@ async function control(request, env) {
   return new Response("unknown control request", { status: 404 });
 }
 
+// A Cron Trigger ([triggers] crons; locally `/cdn-cgi/handler/scheduled?cron=...` on the first
+// isolate's port, or the control API's `POST /scheduled`): `Default(ctx, env).scheduled(controller,
+// env, ctx)` as workerd's Python glue calls it. A Python exception is logged with its traceback
+// and rethrown, so the event's outcome is "exception", as in production.
+async function handleScheduled(controller, env, ctx) {
+  const entry = { t: Date.now(), cron: controller.cron, scheduledTime: controller.scheduledTime, outcome: null, ms: null };
+  record(log.scheduled, entry);
+  try {
+    const { pyodide, callScheduled, entrypoint } = await pythonForEvent();
+    await callPython(pyodide, callScheduled, entrypoint, ctx, pythonEnvOf(env, ctx), controller);
+    entry.outcome = "ok";
+  } catch (err) {
+    entry.outcome = "exception";
+    reportError("uncaught exception", err, `scheduled ${JSON.stringify(controller.cron)}`);
+    throw err;
+  } finally {
+    entry.ms = Date.now() - entry.t;
+  }
+}
+
 export default {
   async fetch(request, env, ctx) {
     if (request.headers.get("x-local-runtime-control") === config.controlToken) return control(request, env);
     return handle(request, env, ctx);
   },
+  scheduled: handleScheduled,
 };
