@@ -141,3 +141,15 @@ def test_without_d1_the_cron_trigger_does_nothing_and_does_not_fail(
         assert any("pruned 0 D1 rows" in line["line"] for line in python["output"])
         assert worker.control.binding_log() == []  # no storage was asked
         assert worker.get("/").status == 200
+
+
+def test_a_worker_without_a_scheduled_handler_fails_the_trigger_with_a_logged_error(
+    probe_worker: WorkerClient,
+) -> None:
+    probe_worker.control.reset_python_log()
+    answer = probe_worker.control.scheduled(cron="* * * * *")
+    assert answer["outcome"] == "exception"
+    [error] = probe_worker.control.python_log()["errors"]
+    assert error["detail"] == 'scheduled "* * * * *"'
+    assert "scheduled" in error["message"] and "AttributeError" in error["message"]
+    assert probe_worker.get("/count").status == 200  # the Worker keeps serving
