@@ -1,7 +1,7 @@
 // The workerd side of the local runtime: a plain JS module worker that hosts the Python Worker.
 // It loads Pyodide inside this isolate, writes the Worker's files into Pyodide's file system,
-// imports the main module and, per request, calls `Default(ctx, env).fetch(request)` the way
-// workerd's own Python glue does. Python thus runs in a real workerd isolate with the real
+// imports the main module and, per request, calls `Default(ctx, env).fetch(request)` (per Cron
+// Trigger, `.scheduled(controller, env, ctx)`) the way workerd's own Python glue does. Python thus runs in a real workerd isolate with the real
 // `env` and `ExecutionContext`.
 import { INDEX_URL } from "./shims.mjs"; // first: patches globals before Pyodide is evaluated
 import { loadPyodide } from "./pyodide/pyodide.mjs";
