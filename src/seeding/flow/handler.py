@@ -27,6 +27,8 @@ from typing import Any
 from urllib.parse import quote
 
 from seeding.config import SiteConfig
+from seeding.edge.headers import EDGE_CACHE_CONTROL, EDGE_NO_STORE, EdgeView  # edge
+from seeding.edge.purge import EdgeCache, EdgePurger, EdgeReport, answer_with_edge  # edge
 from seeding.flow.policy import (
     CACHE_STATUS_HEADER,
     DYNAMIC_CACHE_CONTROL,
@@ -68,12 +70,14 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class Bindings:
-    """What the Worker gives one request: the `ASSETS` binding, `ctx.waitUntil`, and
-    the env itself (handed to the renderer as it is)."""
+    """What the Worker gives one request: the `ASSETS` binding, `ctx.waitUntil`, the
+    env itself (handed to the renderer as it is), and `ctx.cache` when the edge tier
+    is in front (None: no edge; stored pages are sent without edge headers)."""
 
     assets: AssetFetcher
     wait_until: WaitUntil
     env: Any = None
+    edge: EdgeCache | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ class SiteHandler:
     async def _handle(self, request: Request, bindings: Bindings) -> Response:
         path = request.path
         if self.revalidation is not None and path == self.revalidation.path:
-            return await self._revalidate(request, self.revalidation)
+            return await self._revalidate(request, self.revalidation, bindings)  # edge
         config = self.config
         private, target = self._resolve(path)
         if private:
@@ -145,11 +149,13 @@ class SiteHandler:
         now = self.clock()
         entry, verdict = await self._lookup(key, target, bindings, now)
         self.shared.refresh(now, bindings.wait_until)
+        # edge: what the edge headers of a stored page depend on (None: no edge).
+        edge = EdgeView(now, target.route, self.build_id) if bindings.edge is not None else None
         if entry is not None:
             if verdict is Verdict.STALE:
                 self._regenerate_later(key, target, entry, bindings)
-                return self._from_entry(request, entry, "STALE")
-            return self._from_entry(request, entry, "HIT")
+                return self._from_entry(request, entry, "STALE", edge)
+            return self._from_entry(request, entry, "HIT", edge)
 
         result = await self._render(request, target.route, target.variant, bindings)
         fresh = self._cacheable_entry(result) if not request.query else None
@@ -161,7 +167,7 @@ class SiteHandler:
         self.shared.write_later(
             self.build_id, target.variant, target.route, fresh, now, bindings.wait_until
         )
-        return self._from_entry(request, fresh, "MISS")
+        return self._from_entry(request, fresh, "MISS", edge)
 
     def _resolve(self, path: str) -> tuple[bool, RouteTarget | None]:
         """Whether `path` is private, and the route it names: a pure function of the
@@ -335,14 +341,22 @@ class SiteHandler:
         if job is not None:
             bindings.wait_until(job)
 
-    async def _revalidate(self, request: Request, endpoint: Revalidation) -> Response:
+    async def _revalidate(
+        self, request: Request, endpoint: Revalidation, bindings: Bindings
+    ) -> Response:
         tags = self.shared.tags
+        edge_report: list[EdgeReport] = []  # edge
 
         async def apply(wanted: RevalidationRequest) -> bool:
             if tags is None:
                 log.error("seeding: on-demand revalidation needs the D1 binding; nothing done")
                 return False
-            return await tags.revalidate(wanted.paths, wanted.tags, wanted.mode, self.clock())
+            recorded = await tags.revalidate(wanted.paths, wanted.tags, wanted.mode, self.clock())
+            # edge: once D1 holds it, purge (expire) or invalidate (stale) at the edge.
+            if recorded and bindings.edge is not None:
+                purger = EdgePurger(bindings.edge, bindings.wait_until, self.clock)
+                edge_report.append(await purger.revalidate(wanted.paths, wanted.tags, wanted.mode))
+            return recorded
 
         answer = await handle_revalidation(
             request.method.upper(),
@@ -357,10 +371,15 @@ class SiteHandler:
             "cache-control": DYNAMIC_CACHE_CONTROL,
             **answer.headers,
         }
-        return Response(answer.status, headers, answer.body)
+        body = answer.body
+        if answer.status == 200:  # edge: say what reached D1 and what reached the edge
+            body = answer_with_edge(body, edge_report[0] if edge_report else None)
+        return Response(answer.status, headers, body)
 
-    def _from_entry(self, request: Request, entry: CacheEntry, status_label: str) -> Response:
-        headers = entry.served_headers(status_label)
+    def _from_entry(
+        self, request: Request, entry: CacheEntry, status_label: str, edge: EdgeView | None
+    ) -> Response:
+        headers = entry.served_headers(status_label, edge)
         if if_none_match_hits(request.header("if-none-match"), entry.etag):
             headers = {k: v for k, v in headers.items() if k != "content-type"}
             return Response(304, headers, b"")
@@ -373,6 +392,8 @@ class SiteHandler:
         headers = dict(result.headers)
         if force_private or "cache-control" not in headers:
             headers["cache-control"] = DYNAMIC_CACHE_CONTROL
+        # edge: the edge never stores what the Worker did not, whatever the app says.
+        headers[EDGE_CACHE_CONTROL] = EDGE_NO_STORE
         if result.status == 200 and "etag" not in headers and not result.dynamic:
             headers["etag"] = etag_for(result.body)
         headers[CACHE_STATUS_HEADER] = "MISS"
