@@ -67,7 +67,7 @@ def _js_options(options: PurgeOptions) -> Any:
 def _result(value: Any) -> PurgeResult:
     if not _present(value):
         return PurgeResult(False, ("ctx.cache answered nothing",))
-    errors = getattr(value, "errors", None)
+    errors: Any = getattr(value, "errors", None)
     texts = tuple(_error_text(e) for e in errors) if _present(errors) else ()
     return PurgeResult(bool(getattr(value, "success", False)), texts)
 
