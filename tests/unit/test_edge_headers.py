@@ -19,9 +19,12 @@ from seeding.edge.headers import (
 from seeding.edge.tags import build_tag
 from seeding.flow.handler import Bindings
 from seeding.primitives.cache import CacheEntry
+from seeding.shared.tag_clock import TagClock
+from seeding.shared.tier import SharedTier
 from tests.unit.fakes import FakeClock, FakeSite
 from tests.unit.fakes_edge import FakeEdgeCache
-from tests.unit.support import Isolate, deploy_once
+from tests.unit.fakes_shared import SqliteD1
+from tests.unit.support import Deploy, Isolate, deploy_once
 
 GENERATED = 1_800_000_000.0
 
@@ -128,8 +131,12 @@ def test_a_hot_page_reuses_one_header_set_while_its_directive_holds() -> None:
 
 
 @pytest.fixture
-def isolate(tmp_path: Path) -> Isolate:
-    deploy = deploy_once(tmp_path, clock=FakeClock(GENERATED))
+def deploy(tmp_path: Path) -> Deploy:
+    return deploy_once(tmp_path, clock=FakeClock(GENERATED))
+
+
+@pytest.fixture
+def isolate(deploy: Deploy) -> Isolate:
     iso = Isolate(deploy, FakeSite(), FakeClock(GENERATED + 10))
     iso.bindings = Bindings(iso.assets, iso.wait_until, edge=FakeEdgeCache())
     return iso
@@ -198,3 +205,19 @@ async def test_a_renderer_error_is_a_500_the_edge_never_stores(isolate: Isolate)
     response = await isolate.request("/blog/late")
     assert response.status == 500
     assert private_at_the_edge(response.headers)
+
+
+async def test_an_answer_from_an_out_of_date_copy_of_d1_is_not_stored_at_the_edge_as_fresh(
+    deploy: Deploy,
+) -> None:
+    shared = SharedTier(tags=TagClock(SqliteD1(), max_age=5.0, since=0.0))
+    iso = Isolate(deploy, FakeSite(), FakeClock(GENERATED + 10), shared=shared)
+    iso.bindings = Bindings(iso.assets, iso.wait_until, edge=FakeEdgeCache())
+
+    def max_age(response: object) -> str | None:
+        return directives(response.headers[EDGE_CACHE_CONTROL])["max-age"]  # type: ignore[attr-defined]
+
+    assert max_age(await iso.request("/about")) == "0"  # D1 not read yet in this isolate
+    assert max_age(await iso.request("/about")) == str(EDGE_MAX_AGE)  # read: vouched for
+    iso.clock.advance(6)  # idle past TAG_CACHE_SECONDS: revalidations may have happened
+    assert max_age(await iso.request("/about")) == "0"

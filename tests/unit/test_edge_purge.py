@@ -120,6 +120,7 @@ class Site:
             revalidation=Revalidation(ENDPOINT, SECRET),
         )
         iso.bindings = Bindings(iso.assets, iso.wait_until, edge=edge)
+        iso.handler.sleep = self.pauses = Pauses()
         return iso
 
 
@@ -165,7 +166,8 @@ async def test_a_rate_limited_purge_keeps_d1_as_the_record_and_says_the_edge_was
     assert "10429" in answer["edge"]["errors"][0]
     assert site.db.execute("SELECT name FROM revalidations").fetchall()[0][0] == "posts"
     await iso.wait_until.drain()
-    assert len(edge.calls) == 2  # retried in the background, and reached
+    # retried in the background and reached; then once more after the D1 bound
+    assert len(edge.calls) == 3 and site.pauses.taken == [1.0, 6.0]
 
 
 async def test_a_tag_revalidated_in_any_case_marks_the_page_in_d1_and_at_the_edge(
@@ -178,7 +180,7 @@ async def test_a_tag_revalidated_in_any_case_marks_the_page_in_d1_and_at_the_edg
     await post(iso, {"tags": ["POST:First"], "mode": "stale"})
     after = await iso.request("/blog/first")
     assert after.headers["x-cache-status"] == "STALE"
-    assert edge.tags_sent("invalidate") == ["post:first"]
+    assert edge.tags_sent("invalidate") == ["post:first", "post:first"]  # and the follow-up
     assert "post:first" in before.headers["cache-tag"].split(",")
 
 
@@ -195,3 +197,13 @@ async def test_when_d1_does_not_record_it_the_edge_is_not_asked(site: Site) -> N
     iso = site.isolate(edge, d1=False)
     response = await post(iso, {"tags": ["posts"]})
     assert response.status == 503 and edge.calls == []
+
+
+async def test_the_edge_is_told_again_once_every_isolate_knows_of_the_revalidation(
+    site: Site,
+) -> None:
+    edge = FakeEdgeCache()
+    iso = site.isolate(edge)
+    await post(iso, {"paths": ["/blog/first"], "mode": "expire"})
+    assert [m for m, _ in edge.calls] == ["purge", "purge"]
+    assert site.pauses.taken == [6.0]  # TAG_CACHE_SECONDS (5) + 1

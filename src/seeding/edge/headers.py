@@ -22,6 +22,9 @@ else can. `Cache-Control` stays what browsers and other caches read
   day more. Purges (by tag, path and build) are what replace it; the day bounds how long
   it outlives a purge that failed every retry, for one `304` per location a day.
 - no `max-age` is over EDGE_MAX_AGE, for the same reason.
+- an answer made while the isolate's copy of the revalidation times is out of date
+  (`EdgeView.current` false: the first request after an idle spell) is sent as STALE:
+  it may have been revalidated meanwhile, and the edge must not keep it as fresh.
 An answer the Worker does not store gets `EDGE_NO_STORE`: the edge never stores what
 the Worker did not (dynamic, private, errors, 404s of no route, redirects), whatever the
 app's own `Cache-Control` says.
@@ -48,6 +51,9 @@ class EdgeView:
     now: float
     route: str
     build_id: str
+    # False while this isolate's copy of the revalidation times (D1) is older than its
+    # bound: the page may have been revalidated meanwhile, so the edge gets it as stale.
+    current: bool = True
 
 
 def edge_cache_control(

@@ -4,7 +4,10 @@ Python, each retried with back-off when it fails.
 `EdgePurger.revalidate(paths, tags, mode)` sends the edge what an on-demand revalidation
 recorded in D1: `mode: expire` purges (the next request runs the Worker), `mode: stale`
 invalidates (the edge keeps the body and asks the Worker with `If-None-Match`; an
-unchanged page costs a `304`). Paths become their path tags (`seeding.edge.tags`), not
+unchanged page costs a `304`). The call is made again once every isolate's snapshot of
+D1 has the revalidation (`again_after`), since until then an isolate may hand the edge
+the old page as fresh (`seeding.edge.headers` keeps an answer from an out-of-date
+snapshot from being stored as fresh). Paths become their path tags (`seeding.edge.tags`), not
 `pathPrefixes`: a prefix purges every URL that starts with it (`/blog/a` takes
 `/blog/about` along), while a path tag names the route's answers exactly, both variants
 and any query. Tags and path tags go in calls of at most `MAX_TAGS_PER_CALL`.
@@ -104,12 +107,28 @@ class EdgePurger:
     timeout: float = 5.0
 
     async def revalidate(
-        self, paths: Iterable[str], tags: Iterable[str], mode: RevalidationMode
+        self,
+        paths: Iterable[str],
+        tags: Iterable[str],
+        mode: RevalidationMode,
+        *,
+        again_after: float | None = None,
     ) -> EdgeReport:
-        """Purge (expire) or invalidate (stale) the route keys `paths` and `tags`."""
+        """Purge (expire) or invalidate (stale) the route keys `paths` and `tags`; with
+        `again_after`, once more that many seconds later, in `wait_until`: an isolate
+        whose snapshot of D1 had not yet taken the revalidation may have given the
+        edge the old page again in between (pass the tag clock's `max_age` plus a
+        margin: after it, every isolate knows)."""
         names = tuple(dict.fromkeys([*(edge_tag(t) for t in tags), *(path_tag(p) for p in paths)]))
         method = PURGE if mode is RevalidationMode.EXPIRE else INVALIDATE
-        return await self.send(method, names)
+        report = await self.send(method, names)
+        if again_after is not None and names:
+            self.wait_until(self._again(method, names, again_after))
+        return report
+
+    async def _again(self, method: str, names: tuple[str, ...], after: float) -> None:
+        await self.sleep(after)
+        await self.send(method, names, wait=True)
 
     async def send(
         self, method: str, tags: Sequence[str], *, everything: bool = False, wait: bool = False

@@ -19,6 +19,7 @@ renderer that raises on the request path gives a 500 (logged with its traceback)
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -113,6 +114,7 @@ class SiteHandler:
         self.shared = shared or SharedTier()
         self.revalidation = revalidation
         self.regenerator = Regenerator(clock)
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # edge: retry pauses
         self._resolved: dict[str, tuple[bool, RouteTarget | None]] = {}
 
     async def handle(self, request: Request, bindings: Bindings) -> Response:
@@ -148,9 +150,10 @@ class SiteHandler:
         key = cache_key(self.build_id, target.variant, target.route)
         now = self.clock()
         entry, verdict = await self._lookup(key, target, bindings, now)
+        # edge: what the edge headers of a stored page depend on (None: no edge); read
+        # before `refresh` claims the refresh of the revalidation times.
+        edge = self._edge_view(now, target, bindings)
         self.shared.refresh(now, bindings.wait_until)
-        # edge: what the edge headers of a stored page depend on (None: no edge).
-        edge = EdgeView(now, target.route, self.build_id) if bindings.edge is not None else None
         if entry is not None:
             if verdict is Verdict.STALE:
                 self._regenerate_later(key, target, entry, bindings)
@@ -168,6 +171,15 @@ class SiteHandler:
             self.build_id, target.variant, target.route, fresh, now, bindings.wait_until
         )
         return self._from_entry(request, fresh, "MISS", edge)
+
+    def _edge_view(self, now: float, target: RouteTarget, bindings: Bindings) -> EdgeView | None:
+        """edge: None without an edge; else the view, not `current` while this isolate's
+        copy of the revalidation times is due for a refresh."""
+        if bindings.edge is None:
+            return None
+        tags = self.shared.tags
+        current = tags is None or not tags.refresh_due(now)
+        return EdgeView(now, target.route, self.build_id, current)
 
     def _resolve(self, path: str) -> tuple[bool, RouteTarget | None]:
         """Whether `path` is private, and the route it names: a pure function of the
@@ -354,8 +366,12 @@ class SiteHandler:
             recorded = await tags.revalidate(wanted.paths, wanted.tags, wanted.mode, self.clock())
             # edge: once D1 holds it, purge (expire) or invalidate (stale) at the edge.
             if recorded and bindings.edge is not None:
-                purger = EdgePurger(bindings.edge, bindings.wait_until, self.clock)
-                edge_report.append(await purger.revalidate(wanted.paths, wanted.tags, wanted.mode))
+                purger = EdgePurger(bindings.edge, bindings.wait_until, self.clock, self.sleep)
+                again = tags.max_age + 1.0  # once every isolate's snapshot has it
+                report = await purger.revalidate(
+                    wanted.paths, wanted.tags, wanted.mode, again_after=again
+                )
+                edge_report.append(report)
             return recorded
 
         answer = await handle_revalidation(

@@ -99,8 +99,9 @@ class CacheEntry:
             served = self._served[status_label] = MappingProxyType(headers)
         if edge is None:
             return served
+        stale = status_label == "STALE" or not edge.current
         directive = edge_cache_control(
-            self.revalidate, self.expire, self.age(edge.now), stale=status_label == "STALE"
+            self.revalidate, self.expire, self.age(edge.now), stale=stale
         )
         known = self._edge_served.get(status_label)
         if known is not None and known[0] == directive:

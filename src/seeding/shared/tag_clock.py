@@ -141,6 +141,11 @@ class TagClock:
         self.loaded = False  # a refresh has completed
         self.stats = TagClockStats()
 
+    @property
+    def max_age(self) -> float:
+        """Seconds a snapshot is trusted: a revalidation reaches every isolate within it."""
+        return self._max_age
+
     def verdict(self, entry: CacheEntry, route: str, now: float) -> Verdict:
         """How `entry`, the cached page of `route`, may be served at `now`."""
         own = own_verdict(entry, now)
