@@ -213,8 +213,9 @@ _OBJECT_FROM_ENTRIES = js.Object.fromEntries
 
 
 # The JS init objects of read-only header sets answered lately: a cached page's headers
-# are one shared read-only mapping per status label (`CacheEntry.served_headers`), so its
-# init object is made once, not on every hit; `Response` only reads it. Bounded, emptied
+# are one shared read-only mapping per status label (`CacheEntry.served_headers`; with the
+# edge in front, per label and second of its edge max-age), so its init object is made
+# once, not on every hit; `Response` only reads it. Bounded, emptied
 # when full; filled during requests only (never at import, so never in a memory snapshot).
 _INITS: dict[tuple[int, int], tuple[object, Any]] = {}
 MAX_INITS = 512
