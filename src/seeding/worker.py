@@ -99,7 +99,7 @@ class Isolate:
     def sweep_edge(self, edge: EdgeCache, wait_until: WaitUntil) -> None:
         """The first request of an isolate with an edge in front purges the previous
         build's pages there when this build is new (`seeding.edge.deploys`)."""
-        if self.sweep is not None:
+        if self.sweep is not None and self.sweep.pending:
             job = self.sweep.claim(EdgePurger(edge, wait_until, time.time))
             if job is not None:
                 wait_until(job)

@@ -50,6 +50,11 @@ class BuildSweep:
         self._clock = clock
         self._claimed = False
 
+    @property
+    def pending(self) -> bool:
+        """True until this isolate has claimed its sweep."""
+        return not self._claimed
+
     def claim(self, purger: EdgePurger) -> Coroutine[Any, Any, bool] | None:
         """The sweep to run in `waitUntil`, the first time per isolate; else None."""
         if self._claimed:
