@@ -37,6 +37,8 @@ from seeding.shared.tag_clock import RevalidationMode
 log = logging.getLogger("seeding")
 
 MAX_TAGS_PER_CALL = 100
+# `waitUntil` keeps a job alive for 30 s after the response: a follow-up waits at most this.
+MAX_FOLLOW_UP_SECONDS = 25.0
 PURGE = "purge"
 INVALIDATE = "invalidate"
 
@@ -118,12 +120,14 @@ class EdgePurger:
         `again_after`, once more that many seconds later, in `wait_until`: an isolate
         whose snapshot of D1 had not yet taken the revalidation may have given the
         edge the old page again in between (pass the tag clock's `max_age` plus a
-        margin: after it, every isolate knows)."""
+        margin: after it, every isolate knows; at most MAX_FOLLOW_UP_SECONDS, so a
+        TAG_CACHE_SECONDS over 24 leaves a window the follow-up does not cover)."""
         names = tuple(dict.fromkeys([*(edge_tag(t) for t in tags), *(path_tag(p) for p in paths)]))
         method = PURGE if mode is RevalidationMode.EXPIRE else INVALIDATE
         report = await self.send(method, names)
         if again_after is not None and names:
-            self.wait_until(self._again(method, names, again_after))
+            after = min(again_after, MAX_FOLLOW_UP_SECONDS)
+            self.wait_until(self._again(method, names, after))
         return report
 
     async def _again(self, method: str, names: tuple[str, ...], after: float) -> None:
