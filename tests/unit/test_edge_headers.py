@@ -221,3 +221,15 @@ async def test_an_answer_from_an_out_of_date_copy_of_d1_is_not_stored_at_the_edg
     assert max_age(await iso.request("/about")) == str(EDGE_MAX_AGE)  # read: vouched for
     iso.clock.advance(6)  # idle past TAG_CACHE_SECONDS: revalidations may have happened
     assert max_age(await iso.request("/about")) == "0"
+
+
+async def test_the_edges_conditional_request_to_a_cold_isolate_is_a_304_from_the_seed(
+    deploy: Deploy,
+) -> None:
+    warm = Isolate(deploy, FakeSite(), FakeClock(GENERATED + 10))
+    etag = (await warm.request("/blog/first")).headers["etag"]
+    cold = Isolate(deploy, FakeSite(), FakeClock(GENERATED + 20))  # another isolate
+    cold.bindings = Bindings(cold.assets, cold.wait_until, edge=FakeEdgeCache())
+    answer = await cold.request("/blog/first", {"if-none-match": etag})
+    assert answer.status == 304 and answer.headers["etag"] == etag  # same page, same ETag
+    assert cold.site.renders == [] and cold.assets.fetches() == 1  # seeded, not rendered
