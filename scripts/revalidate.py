@@ -11,8 +11,14 @@ next request served the old page once while it regenerates; `--mode expire` has 
 render. The secret is read from the environment only, so it stays out of shell history
 and process lists; the URL must be https, except for localhost.
 
-Exit codes: 0 revalidated (prints the Worker's answer); 1 refused or failed (prints the
-Worker's message, or why it could not be reached); 2 usage.
+The Worker's JSON answer goes to stdout; a line per tier goes to stderr: what reached D1
+(the record every isolate reads) and what reached the edge (Workers Cache, purged for
+`expire`, invalidated for `stale`), or that no edge is in front.
+
+Exit codes: 0 revalidated, in D1 and at the edge if there is one; 1 refused or failed
+(prints the Worker's message, or why it could not be reached); 2 usage; 3 recorded in D1
+but the edge was not reached (the Worker retries in the background and pages at the
+edge live at most until their edge max-age; running the command again is safe).
 """
 
 from __future__ import annotations
@@ -100,12 +106,39 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if 200 <= status < 300:
         print(answer.decode("utf-8", "replace"))
-        return 0
+        return _report_tiers(answer)
     message = _message(answer)
     if 300 <= status < 400:
         message = "a redirect, not followed (the secret would go along); give the final URL"
     print(f"revalidate: {args.url} answered {status}: {message}", file=sys.stderr)
     return 1
+
+
+def _report_tiers(answer: bytes) -> int:
+    """Say on stderr what reached D1 and the edge; the exit code."""
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return 0
+    if not isinstance(data, dict):
+        return 0
+    print(f"revalidate: D1: recorded ({data.get('mode', '?')})", file=sys.stderr)
+    edge = data.get("edge")
+    if not isinstance(edge, dict) or edge.get("enabled") is False:
+        print("revalidate: edge: none in front of the Worker (no ctx.cache)", file=sys.stderr)
+        return 0
+    method = edge.get("method", "purge")
+    names = "everything" if edge.get("purgeEverything") else ", ".join(edge.get("tags", []))
+    if edge.get("reached"):
+        print(f"revalidate: edge: reached ({method} {names})", file=sys.stderr)
+        return 0
+    errors = "; ".join(str(e) for e in edge.get("errors", [])) or "no reason given"
+    later = "retrying in the background" if edge.get("retrying") else "not retried"
+    print(
+        f"revalidate: edge: NOT reached ({method} {names}: {errors}); {later}",
+        file=sys.stderr,
+    )
+    return 3
 
 
 def _message(answer: bytes) -> str:

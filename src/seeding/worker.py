@@ -29,6 +29,7 @@ import js
 from pyodide.ffi import jsnull, to_js  # type: ignore[attr-defined]  # jsnull: Pyodide >= 0.27
 from workers import WorkerEntrypoint
 
+from seeding.adapters.edge_cache import EdgeCacheFinder
 from seeding.config import (
     D1_BINDING,
     KV_BINDING,
@@ -36,6 +37,8 @@ from seeding.config import (
     Settings,
     settings_from_vars,
 )
+from seeding.edge.deploys import BuildSweep
+from seeding.edge.purge import EdgeCache, EdgePurger, WaitUntil
 from seeding.flow.handler import CACHED_METHODS, Bindings, Revalidation, SiteHandler, create_handler
 from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
 from seeding.http import BodyTooLarge, LazyHeaders, Request, Response, header_pairs
@@ -61,6 +64,8 @@ class Isolate:
         self.site = site
         self.build = load_identity(site.config, build_module)
         self.handler: SiteHandler | None = None
+        self.edge = EdgeCacheFinder()
+        self.sweep: BuildSweep | None = None  # with D1 and a build: see seeding.edge.deploys
 
     def handler_for(self, env: Any) -> SiteHandler:
         if self.handler is None:
@@ -105,6 +110,8 @@ class Isolate:
         kv = getattr(env, KV_BINDING, None)
         db = getattr(env, D1_BINDING, None)
         sql = D1Binding(db) if db is not None else None
+        if sql is not None and self.build is not None:
+            self.sweep = BuildSweep(sql, self.build.build_id, time.time)
         since = self.build.built_at if self.build is not None else 0.0
         tier = SharedTier(
             PageStore(KvBinding(kv)) if kv is not None else None,
@@ -120,6 +127,14 @@ class Isolate:
             )
         return tier
 
+    def sweep_edge(self, edge: EdgeCache, wait_until: WaitUntil) -> None:
+        """The first request of an isolate with an edge in front purges the previous
+        build's pages there when this build is new (`seeding.edge.deploys`)."""
+        if self.sweep is not None and self.sweep.pending:
+            job = self.sweep.claim(EdgePurger(edge, wait_until, time.time))
+            if job is not None:
+                wait_until(job)
+
 
 def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[WorkerEntrypoint]:
     """The `Default` entrypoint class serving `site` behind the seeding layer."""
@@ -133,11 +148,13 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
             try:
                 handler = isolate.handler_for(self.env)
                 ctx = self.ctx
-                response = await handler.handle(
-                    to_plain_request(request),
-                    # Bindings are looked up only when used: a cached page needs neither.
-                    Bindings(AssetsBinding(self.env), lambda job: ctx.waitUntil(job), self.env),
+                edge = isolate.edge.of(ctx)  # ctx.cache, when the edge tier is in front
+                bindings = Bindings(  # looked up only when used: a cached page needs none
+                    AssetsBinding(self.env), lambda job: ctx.waitUntil(job), self.env, edge
                 )
+                if edge is not None:
+                    isolate.sweep_edge(edge, bindings.wait_until)
+                response = await handler.handle(to_plain_request(request), bindings)
                 return to_js_response(response)
             except Exception:
                 log.exception("seeding: the Worker failed outside the handler")
@@ -279,8 +296,9 @@ _OBJECT_FROM_ENTRIES = js.Object.fromEntries
 
 
 # The JS init objects of read-only header sets answered lately: a cached page's headers
-# are one shared read-only mapping per status label (`CacheEntry.served_headers`), so its
-# init object is made once, not on every hit; `Response` only reads it. Bounded, emptied
+# are one shared read-only mapping per status label (`CacheEntry.served_headers`; with the
+# edge in front, per label and second of its edge max-age), so its init object is made
+# once, not on every hit; `Response` only reads it. Bounded, emptied
 # when full; filled during requests only (never at import, so never in a memory snapshot).
 _INITS: dict[tuple[int, int], tuple[object, Any]] = {}
 MAX_INITS = 512

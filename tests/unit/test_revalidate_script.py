@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from seeding.edge.purge import EdgeReport, answer_with_edge
 from seeding.revalidation import RevalidationRequest, handle_revalidation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,7 @@ class Endpoint:
     requests: int = 0
     store_works: bool = True
     redirect_to: str | None = None
+    edge: EdgeReport | None = None  # what the Worker says reached the edge
 
 
 @pytest.fixture
@@ -53,12 +55,15 @@ def endpoint() -> Iterator[Endpoint]:
                 return state.store_works
 
             answer = asyncio.run(handle_revalidation("POST", headers, body, SECRET, apply))
+            sent = answer.body
+            if answer.status == 200:  # as the Worker's endpoint adds it
+                sent = answer_with_edge(sent, state.edge)
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 self.send_header(name, value)
-            self.send_header("content-length", str(len(answer.body)))
+            self.send_header("content-length", str(len(sent)))
             self.end_headers()
-            self.wfile.write(answer.body)
+            self.wfile.write(sent)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -151,3 +156,28 @@ def test_an_unreachable_worker_fails_with_the_reason() -> None:
 def test_help_names_the_secret_variable() -> None:
     done = run("--help", secret=None)
     assert done.returncode == 0 and "REVALIDATE_SECRET" in done.stdout
+
+
+def test_the_command_says_the_revalidation_reached_d1_and_the_edge(endpoint: Endpoint) -> None:
+    endpoint.edge = EdgeReport("purge", ("posts",), reached=True)
+    done = run("--url", endpoint.url, "--tag", "posts", "--mode", "expire")
+    assert done.returncode == 0, done.stderr
+    assert "D1: recorded (expire)" in done.stderr
+    assert "edge: reached (purge posts)" in done.stderr
+
+
+def test_the_command_says_when_the_edge_was_not_reached_and_exits_3(endpoint: Endpoint) -> None:
+    endpoint.edge = EdgeReport(
+        "invalidate", ("posts",), reached=False, errors=("10429: rate limited",), retrying=True
+    )
+    done = run("--url", endpoint.url, "--tag", "posts")
+    assert done.returncode == 3
+    assert json.loads(done.stdout)["d1"] == {"recorded": True}
+    assert "D1: recorded" in done.stderr
+    assert "edge: NOT reached (invalidate posts: 10429: rate limited)" in done.stderr
+    assert "retrying in the background" in done.stderr
+
+
+def test_without_an_edge_the_command_says_so_and_succeeds(endpoint: Endpoint) -> None:
+    done = run("--url", endpoint.url, "--tag", "posts")
+    assert done.returncode == 0 and "edge: none in front" in done.stderr

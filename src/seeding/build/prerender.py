@@ -12,6 +12,8 @@ renderer under CPython.
   answers anything but a cacheable 200 is skipped with the reason, not an error.
 - The build is written beside the old one and swapped in at the end (`files.Swap`), so
   a failed run never leaves a half-written build.
+- A route whose tag the edge (Workers Cache) would drop is an error naming the tag and
+  the fix (`seeding.edge.tags.check_page_tags`).
 - Each variant's headers get its ETag (`cache.etag_for`, unless the site sent one), so
   the Worker answers conditional requests for a seeded page without hashing its body.
 
@@ -41,6 +43,7 @@ from seeding.build.manifest import (
     new_build_id,
     variant_file,
 )
+from seeding.edge.tags import EdgeTagError, check_page_tags
 from seeding.primitives.cache import etag_for
 from seeding.rendering import (
     Renderer,
@@ -114,6 +117,10 @@ async def render_route(
         variants[variant] = BuiltVariant(relative, len(result.body), headers)
     if first is None:
         raise RouteFailed("the route has no variant to render")
+    try:
+        check_page_tags(first.tags)
+    except EdgeTagError as exc:  # the edge would drop it without a word
+        raise RouteFailed(f"Cache-Tag: {exc}") from None
     record = BuiltRoute(
         path=route.path,
         pattern=route.pattern,

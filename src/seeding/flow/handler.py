@@ -19,6 +19,7 @@ renderer that raises on the request path gives a 500 (logged with its traceback)
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -27,6 +28,8 @@ from typing import Any
 from urllib.parse import quote
 
 from seeding.config import SiteConfig
+from seeding.edge.headers import EDGE_CACHE_CONTROL, EDGE_NO_STORE, EdgeView  # edge
+from seeding.edge.purge import EdgeCache, EdgePurger, EdgeReport, answer_with_edge  # edge
 from seeding.flow.policy import (
     CACHE_STATUS_HEADER,
     DYNAMIC_CACHE_CONTROL,
@@ -69,12 +72,14 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class Bindings:
-    """What the Worker gives one request: the `ASSETS` binding, `ctx.waitUntil`, and
-    the env itself (handed to the renderer as it is)."""
+    """What the Worker gives one request: the `ASSETS` binding, `ctx.waitUntil`, the
+    env itself (handed to the renderer as it is), and `ctx.cache` when the edge tier
+    is in front (None: no edge; stored pages are sent without edge headers)."""
 
     assets: AssetFetcher
     wait_until: WaitUntil
     env: Any = None
+    edge: EdgeCache | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class SiteHandler:
         self.shared = shared or SharedTier()
         self.revalidation = revalidation
         self.regenerator = Regenerator(clock)
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # edge: retry pauses
         self._resolved: dict[str, tuple[bool, RouteTarget | None]] = {}
 
     async def handle(self, request: Request, bindings: Bindings) -> Response:
@@ -129,7 +135,7 @@ class SiteHandler:
     async def _handle(self, request: Request, bindings: Bindings) -> Response:
         path = request.path
         if self.revalidation is not None and path == self.revalidation.path:
-            return await self._revalidate(request, self.revalidation)
+            return await self._revalidate(request, self.revalidation, bindings)  # edge
         config = self.config
         private, target = self._resolve(path)
         if private:
@@ -150,12 +156,15 @@ class SiteHandler:
         key = cache_key(self.build_id, target.variant, target.route)
         now = self.clock()
         entry, verdict = await self._lookup(key, target, bindings, now)
+        # edge: what the edge headers of a stored page depend on (None: no edge); read
+        # before `refresh` claims the refresh of the revalidation times.
+        edge = self._edge_view(now, target, bindings)
         self.shared.refresh(now, bindings.wait_until)
         if entry is not None:
             if verdict is Verdict.STALE:
                 self._regenerate_later(key, target, entry, bindings)
-                return self._from_entry(request, entry, "STALE")
-            return self._from_entry(request, entry, "HIT")
+                return self._from_entry(request, entry, "STALE", edge)
+            return self._from_entry(request, entry, "HIT", edge)
 
         result = await self._render(request, target.route, target.variant, bindings)
         fresh = self._cacheable_entry(result) if not request.query else None
@@ -167,7 +176,16 @@ class SiteHandler:
         self.shared.write_later(
             self.build_id, target.variant, target.route, fresh, now, bindings.wait_until
         )
-        return self._from_entry(request, fresh, "MISS")
+        return self._from_entry(request, fresh, "MISS", edge)
+
+    def _edge_view(self, now: float, target: RouteTarget, bindings: Bindings) -> EdgeView | None:
+        """edge: None without an edge; else the view, not `current` while this isolate's
+        copy of the revalidation times is due for a refresh."""
+        if bindings.edge is None:
+            return None
+        tags = self.shared.tags
+        current = tags is None or not tags.refresh_due(now)
+        return EdgeView(now, target.route, self.build_id, current)
 
     def _resolve(self, path: str) -> tuple[bool, RouteTarget | None]:
         """Whether `path` is private, and the route it names: a pure function of the
@@ -341,14 +359,26 @@ class SiteHandler:
         if job is not None:
             bindings.wait_until(job)
 
-    async def _revalidate(self, request: Request, endpoint: Revalidation) -> Response:
+    async def _revalidate(
+        self, request: Request, endpoint: Revalidation, bindings: Bindings
+    ) -> Response:
         tags = self.shared.tags
+        edge_report: list[EdgeReport] = []  # edge
 
         async def apply(wanted: RevalidationRequest) -> bool:
             if tags is None:
                 log.error("seeding: on-demand revalidation needs the D1 binding; nothing done")
                 return False
-            return await tags.revalidate(wanted.paths, wanted.tags, wanted.mode, self.clock())
+            recorded = await tags.revalidate(wanted.paths, wanted.tags, wanted.mode, self.clock())
+            # edge: once D1 holds it, purge (expire) or invalidate (stale) at the edge.
+            if recorded and bindings.edge is not None:
+                purger = EdgePurger(bindings.edge, bindings.wait_until, self.clock, self.sleep)
+                again = tags.max_age + 1.0  # once every isolate's snapshot has it
+                report = await purger.revalidate(
+                    wanted.paths, wanted.tags, wanted.mode, again_after=again
+                )
+                edge_report.append(report)
+            return recorded
 
         answer = await handle_revalidation(
             request.method.upper(),
@@ -363,10 +393,15 @@ class SiteHandler:
             "cache-control": DYNAMIC_CACHE_CONTROL,
             **answer.headers,
         }
-        return Response(answer.status, headers, answer.body)
+        body = answer.body
+        if answer.status == 200:  # edge: say what reached D1 and what reached the edge
+            body = answer_with_edge(body, edge_report[0] if edge_report else None)
+        return Response(answer.status, headers, body)
 
-    def _from_entry(self, request: Request, entry: CacheEntry, status_label: str) -> Response:
-        headers = entry.served_headers(status_label)
+    def _from_entry(
+        self, request: Request, entry: CacheEntry, status_label: str, edge: EdgeView | None
+    ) -> Response:
+        headers = entry.served_headers(status_label, edge)
         if if_none_match_hits(request.header("if-none-match"), entry.etag):
             headers = {k: v for k, v in headers.items() if k != "content-type"}
             return Response(304, headers, b"")
@@ -379,6 +414,8 @@ class SiteHandler:
         headers = dict(result.headers)
         if force_private or "cache-control" not in headers:
             headers["cache-control"] = DYNAMIC_CACHE_CONTROL
+        # edge: the edge never stores what the Worker did not, whatever the app says.
+        headers[EDGE_CACHE_CONTROL] = EDGE_NO_STORE
         if result.status == 200 and "etag" not in headers and not result.dynamic:
             headers["etag"] = etag_for(result.body)
         headers[CACHE_STATUS_HEADER] = "MISS"

@@ -16,7 +16,11 @@ DYNAMIC_CACHE_CONTROL = "private, no-cache, no-store, max-age=0, must-revalidate
 
 def cache_control(revalidate: int | None, expire: int | None) -> str:
     """`s-maxage=R, stale-while-revalidate=E-R` for ISR pages, a year for pages that
-    never revalidate."""
+    never revalidate: Next.js's convention, for browsers and caches other than the edge.
+    Browsers ignore `s-maxage` and, given no `max-age`, revalidate each time (a `304`).
+    The edge (Workers Cache) reads its own, age-aware directive instead
+    (`seeding.edge.headers`): it never sees this `s-maxage`, which would turn off
+    stale-while-revalidate there."""
     if revalidate is None:
         return f"s-maxage={ONE_YEAR}"
     if expire is None:

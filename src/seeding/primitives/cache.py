@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from seeding.edge.headers import CACHE_TAG, EDGE_CACHE_CONTROL, EdgeView, edge_cache_control
+from seeding.edge.tags import cache_tag_header, normalise_tag
 from seeding.flow.policy import CACHE_STATUS_HEADER, NEXTJS_CACHE_HEADER, cache_control
 from seeding.routes import Variant
 
@@ -46,7 +48,8 @@ class CacheEntry:
     `generated_at` is epoch seconds (the build time for seeded pages); `revalidate`
     is seconds until stale (None: never stale, never expires); `expire` is seconds
     after which a revalidating entry must not be served at all (None: never); `tags`
-    name the content it shows, for on-demand revalidation.
+    name the content it shows, for on-demand revalidation (kept normalised:
+    `seeding.edge.tags.normalise_tag`).
     """
 
     body: bytes
@@ -62,17 +65,30 @@ class CacheEntry:
     _served: dict[str, Mapping[str, str]] = field(
         init=False, compare=False, repr=False, default_factory=dict
     )
+    # Per status label: the edge directive last sent and the headers made with it.
+    _edge_served: dict[str, tuple[str, Mapping[str, str]]] = field(
+        init=False, compare=False, repr=False, default_factory=dict
+    )
+    _cache_tag: str = field(init=False, compare=False, repr=False, default="")
 
     def __post_init__(self) -> None:
+        # One spelling per tag (lower case), as D1 records and the edge matches them.
+        object.__setattr__(self, "tags", tuple(dict.fromkeys(map(normalise_tag, self.tags))))
         header_bytes = sum(len(k) + len(v) for k, v in self.headers.items())
         header_bytes += sum(len(tag) for tag in self.tags)
         object.__setattr__(self, "size", len(self.body) + header_bytes + ENTRY_OVERHEAD_BYTES)
         object.__setattr__(self, "etag", self.headers.get("etag") or etag_for(self.body))
 
-    def served_headers(self, status_label: str) -> Mapping[str, str]:
+    def served_headers(self, status_label: str, edge: EdgeView | None = None) -> Mapping[str, str]:
         """The headers the entry is served with (its own, Cache-Control from its times,
         its ETag, the cache status as `x-cache-status` and `x-nextjs-cache`), made once
-        per status label and shared by every answer, read-only."""
+        per status label and shared by every answer, read-only.
+
+        With `edge` (the edge tier is in front), also the edge's directive, which
+        counts down with the page's age (`seeding.edge.headers`), and its `Cache-Tag`
+        (`seeding.edge.tags`, made once per entry: an entry is stored under one route
+        and build). The mapping is reused while the directive is unchanged, so a hot
+        page makes a new one at most once a second."""
         served = self._served.get(status_label)
         if served is None:
             headers = dict(self.headers)
@@ -81,7 +97,24 @@ class CacheEntry:
             headers[CACHE_STATUS_HEADER] = status_label
             headers[NEXTJS_CACHE_HEADER] = status_label
             served = self._served[status_label] = MappingProxyType(headers)
-        return served
+        if edge is None:
+            return served
+        stale = status_label == "STALE" or not edge.current
+        directive = edge_cache_control(
+            self.revalidate, self.expire, self.age(edge.now), stale=stale
+        )
+        known = self._edge_served.get(status_label)
+        if known is not None and known[0] == directive:
+            return known[1]
+        if not self._cache_tag:
+            tag_value = cache_tag_header(self.tags, edge.route, edge.build_id)
+            object.__setattr__(self, "_cache_tag", tag_value)
+        headers = dict(served)
+        headers[EDGE_CACHE_CONTROL] = directive
+        headers[CACHE_TAG] = self._cache_tag
+        edged = MappingProxyType(headers)
+        self._edge_served[status_label] = (directive, edged)
+        return edged
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.generated_at)

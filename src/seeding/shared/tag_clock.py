@@ -5,7 +5,8 @@ carrying those tags, generated at or before `now` are stale ("stale": the next r
 is served the old page once while it regenerates) or expired ("expire": the next request
 renders), as Next.js's revalidatePath / revalidateTag. A path and a tag of the same name
 are different marks. A tie counts as revalidated: a page made in the same instant may
-have read the old data.
+have read the old data. Tags are compared case-insensitively (lower case in D1), as the
+edge compares them.
 
 `verdict(entry, route, now)` is FRESH, STALE or EXPIRED: the entry's own `revalidate` /
 `expire` times, and any mark on its route or one of its tags at or after its
@@ -54,6 +55,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from seeding.edge.tags import normalise_tag
 from seeding.primitives.backoff import Backoff, LogThrottle
 from seeding.primitives.cache import CacheEntry
 from seeding.primitives.singleflight import poll_until
@@ -175,6 +177,7 @@ class TagClock:
 
     @property
     def max_age(self) -> float:
+        """Seconds a snapshot is trusted: a revalidation reaches every isolate within it."""
         return self._max_age
 
     @property
@@ -221,7 +224,10 @@ class TagClock:
         """Record a revalidation of route keys `paths` and cache tags `tags` at `now`,
         in D1 and in this isolate's snapshot. False (nothing recorded) when D1 failed
         or did not answer within the timeout."""
-        path_list, tag_list = list(dict.fromkeys(paths)), list(dict.fromkeys(tags))
+        # Tags are matched as the edge matches them: case-insensitively (entries hold
+        # them normalised, `seeding.edge.tags.normalise_tag`).
+        path_list = list(dict.fromkeys(paths))
+        tag_list = list(dict.fromkeys(map(normalise_tag, tags)))
         if not path_list and not tag_list:
             return True
         expired_at = now if mode is RevalidationMode.EXPIRE else None
@@ -356,6 +362,8 @@ def _parse_row(row: SqlRow) -> tuple[tuple[str, str], _Mark, int] | None:
     expired_at = None if raw_expired is None else _number(raw_expired)
     if not (isinstance(kind, str) and kind in (PATH, TAG) and isinstance(name, str)):
         return None
+    if kind == TAG:
+        name = normalise_tag(name)  # a row written before tags were normalised
     if stale_at is None or (raw_expired is not None and expired_at is None):
         return None
     if seq is None or seq != int(seq):  # D1 may hand integers over as floats
