@@ -204,7 +204,8 @@ class LocalRuntimeProcess:
     `isolates` > 1 runs that many isolates of the Worker (`urls[i]` is isolate i, `url` is
     isolate 0); `persist_to` keeps KV and D1 data under that directory (as wrangler's
     --persist-to) instead of the project's .wrangler/state; `vars` set vars and secrets
-    (`--var KEY:VALUE`, over [vars] and .dev.vars)."""
+    (`--var KEY:VALUE`, over [vars] and .dev.vars); `edge=False` serves the isolates
+    without the edge stand-in even when wrangler.toml enables [cache] (`--no-edge`)."""
 
     def __init__(
         self,
@@ -214,8 +215,10 @@ class LocalRuntimeProcess:
         isolates: int = 1,
         persist_to: Path | None = None,
         vars: dict[str, str] | None = None,
+        edge: bool = True,
     ) -> None:
         self.root = root
+        self.edge = edge
         self.log_path = log_path
         self.isolates = isolates
         self.persist_to = persist_to
@@ -245,6 +248,8 @@ class LocalRuntimeProcess:
             cmd += ["--persist-to", str(self.persist_to)]
         for name, value in self.vars.items():
             cmd += ["--var", f"{name}:{value}"]
+        if not self.edge:
+            cmd.append("--no-edge")
         self.proc = subprocess.Popen(
             cmd,
             cwd=ROOT,

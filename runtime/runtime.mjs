@@ -23,6 +23,8 @@ export class LocalRuntime {
     vars = {},
     testMode = false,
     logLevel = LogLevel.WARN,
+    // false: no edge even when [cache] is enabled (the isolates answer on the public ports).
+    edge = true,
   }) {
     if (!Number.isInteger(isolates) || isolates < 1) throw new TypeError(`isolates must be a whole number >= 1, got ${isolates}`);
     this.root = root;
@@ -46,6 +48,7 @@ export class LocalRuntime {
     this.workerUrls = [];
     // Decided at start from [cache] (a restart keeps it, as the platform keeps a Worker's cache).
     this.edge = undefined;
+    this.edgeAllowed = edge;
     this.edgeServers = [];
   }
 
@@ -54,7 +57,7 @@ export class LocalRuntime {
     this.config = readWranglerConfig(this.root);
     this.config.vars = { ...this.config.vars, ...this.vars };
     this.pyodide = checkInstalledPyodide(this.config.python);
-    if (!this.mf && this.config.cache?.enabled) this.edge = new EdgeCache({ crossVersionCache: this.config.cache.crossVersionCache });
+    if (!this.mf && this.edgeAllowed && this.config.cache?.enabled) this.edge = new EdgeCache({ crossVersionCache: this.config.cache.crossVersionCache });
     const options = buildMiniflareOptions(this.config, {
       host: this.host,
       // Behind the edge, the isolates listen on free ports; the public ones are the edge's.

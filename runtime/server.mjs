@@ -26,6 +26,8 @@ options:
                       (default: .wrangler/state next to wrangler.toml, where wrangler keeps it)
   --test-mode         route env.ASSETS through the asset proxy (asset-fetch log, fault injection)
   --control-port N    serve the control API on this loopback port (implies --test-mode; 0 = free)
+  --no-edge           serve the isolates directly even when [cache] enabled = true (no edge
+                      stand-in, no ctx.cache): what the isolates themselves answer
   --no-warm           do not load Python before the first request (the first request pays ~4 s)
   --watch             restart the Worker (a fresh isolate) when a .py file under main's folder changes
   --exit-on-stdin-close  stop when standard input closes (for test harnesses)
@@ -59,6 +61,7 @@ try {
       "test-mode": { type: "boolean", default: false },
       "control-port": { type: "string" },
       "no-warm": { type: "boolean", default: false },
+      "no-edge": { type: "boolean", default: false },
       watch: { type: "boolean", default: false },
       "exit-on-stdin-close": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -86,7 +89,7 @@ for (const pair of args.var) {
   vars[pair.slice(0, at)] = pair.slice(at + 1);
 }
 
-const runtime = new LocalRuntime({ root, host: args.host, port, isolates, persistTo: args["persist-to"], vars, testMode });
+const runtime = new LocalRuntime({ root, host: args.host, port, isolates, persistTo: args["persist-to"], vars, testMode, edge: !args["no-edge"] });
 let control;
 let stopping = false;
 

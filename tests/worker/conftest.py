@@ -11,8 +11,13 @@ injection or a restart skip themselves there.
 Fixtures:
     worker        WorkerClient for the project's Worker (src/ + public/ of this repository)
     local_worker  the same, but skips unless the target is the local runtime
+    isolates      two isolates of the project's Worker sharing KV and D1
     probe_worker  WorkerClient for tests/worker/probe (a tiny Worker that exercises the runtime
                   itself), served with this repository's wrangler.toml; local target only
+
+wrangler.toml enables the edge ([cache]); these fixtures serve the Worker alone (the
+runtime's --no-edge), since they test what the isolates answer: their own x-cache-status,
+their render counts. tests/worker/test_edge_http.py serves the same project with the edge.
 """
 
 from __future__ import annotations
@@ -147,7 +152,7 @@ def built_site() -> None:
 
 
 def _serve(root: Path, log_path: Path) -> Iterator[WorkerClient]:
-    runtime = LocalRuntimeProcess(root, log_path)
+    runtime = LocalRuntimeProcess(root, log_path, edge=False)
     runtime.start()
     try:
         yield WorkerClient(runtime.url, runtime.control, "local", runtime)
@@ -156,11 +161,17 @@ def _serve(root: Path, log_path: Path) -> Iterator[WorkerClient]:
 
 
 def serve_project(
-    root: Path, base: Path, isolates: int = 1, vars: dict[str, str] | None = None
+    root: Path,
+    base: Path,
+    isolates: int = 1,
+    vars: dict[str, str] | None = None,
+    *,
+    edge: bool = False,
 ) -> Iterator[list[WorkerClient]]:
     """The project at `root` in the local runtime, with its KV and D1 data in a fresh
     folder under `base` (its D1 migrations applied there first, as scripts/dev.sh does)
-    and the test secret set: one client per isolate."""
+    and the test secret set: one client per isolate. The isolates answer directly unless
+    `edge` (then the edge stand-in is in front when wrangler.toml enables [cache])."""
     persist = base / "state"
     apply_d1_migrations(root, persist)
     runtime = LocalRuntimeProcess(
@@ -169,6 +180,7 @@ def serve_project(
         isolates=isolates,
         persist_to=persist,
         vars={"REVALIDATE_SECRET": REVALIDATE_SECRET, **(vars or {})},
+        edge=edge,
     )
     runtime.start()
     try:

@@ -140,7 +140,10 @@ def served_copy(
 def example_worker(
     served_copy: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerClient]:
-    runtime = LocalRuntimeProcess(served_copy, tmp_path_factory.mktemp("runtime") / "blog.log")
+    # The example enables the edge; these tests are of the Worker's own answers.
+    runtime = LocalRuntimeProcess(
+        served_copy, tmp_path_factory.mktemp("runtime") / "blog.log", edge=False
+    )
     runtime.start()
     try:
         yield WorkerClient(runtime.url, runtime.control, "local", runtime)

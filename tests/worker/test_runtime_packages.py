@@ -43,7 +43,8 @@ def packages_worker(
     (root / "public").mkdir()
     (root / "public" / "robots.txt").write_text("User-agent: *\n")
     (root / "python_modules").symlink_to(PROBE / "python_modules", target_is_directory=True)
-    runtime = LocalRuntimeProcess(root, tmp_path_factory.mktemp("runtime") / "packages.log")
+    log_path = tmp_path_factory.mktemp("runtime") / "packages.log"
+    runtime = LocalRuntimeProcess(root, log_path, edge=False)  # the root's [cache]: not tested here
     runtime.start()
     try:
         yield WorkerClient(runtime.url, runtime.control, "local", runtime)
