@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from seeding.edge.tags import MAX_EDGE_TAGS
 from seeding.flow.policy import is_private_response
 from seeding.http import is_header_name, is_header_value
 from seeding.primitives.cache import CacheEntry
@@ -40,6 +41,8 @@ MAX_ASSET_BYTES = 25 * 1024 * 1024
 MAX_PAGE_BYTES = 25 * 1024 * 1024
 # Next.js's limits for tags, applied to the tags a page carries and to revalidation.
 MAX_TAGS = 128
+# A page's own tags, its path tag and its build tag: far below the edge's limit.
+assert MAX_TAGS + 2 <= MAX_EDGE_TAGS
 MAX_TAG_LENGTH = 256
 # How far in the reader's future a stored page's `generatedAt` may be: isolates'
 # clocks differ by a little; a page from further ahead would stay fresh too long.
