@@ -173,10 +173,26 @@ def _project(work: Path, edge: bool) -> Path:
         shared_tier=True,
         REVALIDATE_SECRET=SECRET,
     )
-    if edge:
-        wrangler = root / "wrangler.toml"
-        wrangler.write_text(wrangler.read_text() + "\n[cache]\nenabled = true\n")
+    wrangler = root / "wrangler.toml"
+    config = without_cache_section(wrangler.read_text())
+    wrangler.write_text(config + "\n[cache]\nenabled = true\n" if edge else config)
     return root
+
+
+def without_cache_section(wrangler_toml: str) -> str:
+    """wrangler.toml's text without its `[cache]` table (up to the next table or a comment
+    line before it), so each run states its own edge setting."""
+    kept = []
+    dropping = False
+    for line in wrangler_toml.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            dropping = stripped == "[cache]"
+        elif dropping and stripped.startswith("#"):
+            dropping = False
+        if not dropping:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
 
 
 def run_one(
@@ -186,7 +202,8 @@ def run_one(
     state = work / f"state-{'on' if edge else 'off'}"
     apply_d1_migrations(project, persist_to=state)
     name = "edge on" if edge else "edge off"
-    with BenchRuntime(project, work / f"{project.name}.log", persist_to=state) as runtime:
+    log_path = work / f"{project.name}.log"
+    with BenchRuntime(project, log_path, persist_to=state, edge=edge) as runtime:
         url = runtime.url
         watched = watched_route()
         run_load(url, [watched], concurrency=1, total=1)  # rendered once, with its tags

@@ -29,13 +29,22 @@ m._free(p)
 
 
 class BenchRuntime:
-    """The local runtime in test mode serving `root` (`isolates` of them)."""
+    """The local runtime in test mode serving `root` (`isolates` of them). The Worker is
+    measured alone unless `edge` (wrangler.toml enables [cache]: the edge stand-in in front)."""
 
     def __init__(
-        self, root: Path, log_path: Path, *, isolates: int = 1, persist_to: Path | None = None
+        self,
+        root: Path,
+        log_path: Path,
+        *,
+        isolates: int = 1,
+        persist_to: Path | None = None,
+        edge: bool = False,
     ) -> None:
         self.root = root
-        self.process = LocalRuntimeProcess(root, log_path, isolates=isolates, persist_to=persist_to)
+        self.process = LocalRuntimeProcess(
+            root, log_path, isolates=isolates, persist_to=persist_to, edge=edge
+        )
         self.control = ControlClient("", timeout=600)
         self.warmup_info: dict[str, Any] = {}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench.edge import generated_at, last_old_after, zipf_paths
+from bench.edge import generated_at, last_old_after, without_cache_section, zipf_paths
 
 
 def test_zipf_paths_favour_low_ranks_by_one_over_rank() -> None:
@@ -42,3 +42,11 @@ def test_a_page_generated_in_the_same_second_as_the_revalidation_is_not_old() ->
 
 def test_an_old_page_at_the_end_of_the_run_means_never() -> None:
     assert last_old_after([(1001.0, None), (1002.0, None)], 1000.5) is None
+
+
+def test_each_run_states_its_own_edge_setting_whatever_the_project_says() -> None:
+    config = '[assets]\ndirectory = "p"\n\n[cache]\nenabled = true\n\n# vars\n[vars]\nA = "1"\n'
+    stripped = without_cache_section(config)
+    assert "[cache]" not in stripped and "enabled" not in stripped
+    assert '[vars]\nA = "1"' in stripped and "# vars" in stripped
+    assert 'directory = "p"' in stripped
