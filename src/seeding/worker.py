@@ -30,7 +30,8 @@ from pyodide.ffi import jsnull, to_js  # type: ignore[attr-defined]  # jsnull: P
 from workers import WorkerEntrypoint
 
 from seeding.config import D1_BINDING, KV_BINDING, Settings, settings_from_vars
-from seeding.flow.handler import CACHED_METHODS, Bindings, Revalidation, SiteHandler, create_handler
+from seeding.flow.handler import CACHED_METHODS, Bindings, create_handler
+from seeding.front import Front, Revalidation
 from seeding.http import LazyHeaders, Request, Response
 from seeding.rendering import Renderer
 from seeding.seed.assets import AssetResponse
@@ -53,20 +54,23 @@ class Isolate:
     def __init__(self, site: Renderer, build_module: str) -> None:
         self.site = site
         self.build = load_identity(site.config, build_module)
-        self.handler: SiteHandler | None = None
+        self.handler: Front | None = None
 
-    def handler_for(self, env: Any) -> SiteHandler:
+    def handler_for(self, env: Any) -> Front:
         if self.handler is None:
             settings, errors = settings_from_vars(lambda name: getattr(env, name, None))
             for error in errors:
                 log.error("seeding: %s", error)
-            self.handler = create_handler(
+            pages = create_handler(
                 self.site,
                 max_bytes=settings.cache_max_bytes,
                 clock=time.time,
                 build=self.build,
                 shared=self.shared_tier(env, settings),
-                revalidation=Revalidation(settings.revalidate_path, settings.revalidate_secret),
+                origin=settings.site_origin,
+            )
+            self.handler = Front(
+                pages, Revalidation(settings.revalidate_path, settings.revalidate_secret)
             )
         return self.handler
 
