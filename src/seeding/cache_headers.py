@@ -57,11 +57,7 @@ def cache_policy(headers: Mapping[str, str], default_cache_control: str | None) 
     """The policy of an answer with `headers` (lower-case names)."""
     if "set-cookie" in headers:
         return CachePolicy(dynamic=True, reason="it sets a cookie")
-    varied = [
-        name.strip().lower()
-        for name in headers.get("vary", "").split(",")
-        if name.strip()
-    ]
+    varied = [name.strip().lower() for name in headers.get("vary", "").split(",") if name.strip()]
     if varied:
         return CachePolicy(dynamic=True, reason=f"it varies on {', '.join(varied)}")
     own = _directives(headers.get("cache-control", ""))

@@ -30,7 +30,7 @@ from pyodide.ffi import jsnull, to_js  # type: ignore[attr-defined]  # jsnull: P
 from workers import WorkerEntrypoint
 
 from seeding.config import D1_BINDING, KV_BINDING, Settings, settings_from_vars
-from seeding.flow.handler import CACHED_METHODS, Bindings, create_handler
+from seeding.flow.handler import CACHED_METHODS, Bindings, SiteHandler, create_handler
 from seeding.front import Front, Revalidation
 from seeding.http import LazyHeaders, Request, Response
 from seeding.rendering import Renderer
@@ -49,19 +49,21 @@ ASSETS_ORIGIN = "https://assets.invalid"
 
 
 class Isolate:
-    """The isolate-global state behind an entrypoint: its handler, made once."""
+    """The isolate-global state behind an entrypoint, made once: the page flow
+    (`handler`, with its memory cache) behind the front door (`front`)."""
 
     def __init__(self, site: Renderer, build_module: str) -> None:
         self.site = site
         self.build = load_identity(site.config, build_module)
-        self.handler: Front | None = None
+        self.handler: SiteHandler | None = None
+        self.front: Front | None = None
 
-    def handler_for(self, env: Any) -> Front:
-        if self.handler is None:
+    def front_for(self, env: Any) -> Front:
+        if self.front is None:
             settings, errors = settings_from_vars(lambda name: getattr(env, name, None))
             for error in errors:
                 log.error("seeding: %s", error)
-            pages = create_handler(
+            self.handler = create_handler(
                 self.site,
                 max_bytes=settings.cache_max_bytes,
                 clock=time.time,
@@ -69,10 +71,10 @@ class Isolate:
                 shared=self.shared_tier(env, settings),
                 origin=settings.site_origin,
             )
-            self.handler = Front(
-                pages, Revalidation(settings.revalidate_path, settings.revalidate_secret)
+            self.front = Front(
+                self.handler, Revalidation(settings.revalidate_path, settings.revalidate_secret)
             )
-        return self.handler
+        return self.front
 
     def shared_tier(self, env: Any, settings: Settings) -> SharedTier:
         kv = getattr(env, KV_BINDING, None)
@@ -100,9 +102,9 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
 
     class Default(WorkerEntrypoint):
         async def fetch(self, request: Any) -> Any:
-            handler = isolate.handler_for(self.env)
+            front = isolate.front_for(self.env)
             ctx = self.ctx
-            response = await handler.handle(
+            response = await front.handle(
                 await to_plain_request(request),
                 # Bindings are looked up only when used: a cached page needs neither.
                 Bindings(AssetsBinding(self.env), lambda job: ctx.waitUntil(job), self.env),
