@@ -27,7 +27,7 @@ from seeding.shared.tier import SharedTier
 from tests.unit.conftest import make_harness
 from tests.unit.fakes import FakeClock, Fault
 from tests.unit.fakes_shared import SqliteD1, migrated_database
-from tests.unit.support import Isolate, pack_path
+from tests.unit.support import pack_path
 
 MAX_AGE = 5.0
 
@@ -186,8 +186,3 @@ async def test_a_renderer_that_raises_gives_a_logged_500_from_the_page_flow_alon
         Request("GET", "https://site.example/blog/late"), h.isolate.bindings
     )
     assert answer.status == 500 and answer.headers["cache-control"] == DYNAMIC_CACHE_CONTROL
-
-
-def test_isolate_support_goes_through_the_front_door() -> None:
-    # The tests' isolate serves through Front, as the Worker does.
-    assert isinstance(Isolate(None).front, Front)
