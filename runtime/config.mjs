@@ -57,7 +57,9 @@ export function readWranglerConfig(root, { file = "wrangler.toml" } = {}) {
     assets: raw.assets ? assetOptions(raw.assets, root, file) : undefined,
     kvNamespaces: kvNamespaces(raw.kv_namespaces, file),
     d1Databases: d1Databases(raw.d1_databases, root, file),
+    versionMetadata: versionMetadata(raw.version_metadata, file),
     pythonModulesDir: path.resolve(root, "python_modules"),
+    cache: cacheOptions(raw.cache, file),
     warnings,
   };
   checkBindingNames(config, file);
@@ -134,6 +136,26 @@ function assetOptions(assets, root, file) {
   };
 }
 
+// [cache]: Workers Cache in front of the Worker (enabled, cross_version_cache). Absent or
+// `enabled = false`: no edge, the runtime serves the isolates directly.
+function cacheOptions(cache, file) {
+  if (cache === undefined) return undefined;
+  if (typeof cache !== "object" || cache === null || Array.isArray(cache) || cache instanceof Date) {
+    throw new ConfigError(`${file}: [cache] must be a table: write [cache] on its own line, then enabled = true`);
+  }
+  const unknown = Object.keys(cache).filter((k) => !["enabled", "cross_version_cache"].includes(k));
+  if (unknown.length) {
+    throw new ConfigError(`${file}: [cache] has unknown setting ${unknown.map((k) => `"${k}"`).join(", ")}; it takes enabled, cross_version_cache`);
+  }
+  for (const field of ["enabled", "cross_version_cache"]) {
+    if (cache[field] !== undefined && typeof cache[field] !== "boolean") {
+      throw new ConfigError(`${file}: [cache] ${field} must be true or false (got ${JSON.stringify(cache[field])})`);
+    }
+  }
+  if (cache.enabled === undefined) throw new ConfigError(`${file}: [cache] needs enabled = true (or false)`);
+  return { enabled: cache.enabled, crossVersionCache: cache.cross_version_cache ?? false };
+}
+
 // --- storage bindings ---------------------------------------------------------------------------
 
 const BINDING_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -202,6 +224,13 @@ function d1Databases(value, root, file) {
   });
 }
 
+// [version_metadata] binding: the Worker version's metadata ({id, tag, timestamp}). Locally each
+// start of the runtime is a new version (src/ and wrangler.toml are re-read: a redeploy).
+function versionMetadata(value, file) {
+  if (value === undefined) return undefined;
+  return bindingName(value, `${file}: [version_metadata]`, "CF_VERSION_METADATA");
+}
+
 // One name, one binding: a KV, D1, var or assets binding of the same name would shadow another.
 function checkBindingNames(config, file) {
   const seen = new Map();
@@ -215,4 +244,5 @@ function checkBindingNames(config, file) {
   if (config.assets?.binding) claim(config.assets.binding, "[assets]");
   for (const kv of config.kvNamespaces) claim(kv.binding, "[[kv_namespaces]]");
   for (const d1 of config.d1Databases) claim(d1.binding, "[[d1_databases]]");
+  if (config.versionMetadata) claim(config.versionMetadata, "[version_metadata]");
 }

@@ -21,6 +21,9 @@ export function startControlServer(runtime, { host = "127.0.0.1", port = 0 } = {
     "GET /health": async () => ({
       url: runtime.url,
       isolates: runtime.urls,
+      // With the edge in front, the isolates' own (Miniflare) URLs; else the same as isolates.
+      workerUrls: runtime.workerUrls,
+      edge: Boolean(runtime.edge),
       testMode: runtime.testMode,
       pyodide: runtime.pyodide?.version,
       persistence: runtime.persistence,
@@ -38,6 +41,9 @@ export function startControlServer(runtime, { host = "127.0.0.1", port = 0 } = {
     "POST /warmup": (_body, query) => runtime.warmup(isolateOf(query)),
     "POST /eval": (body, query) => runtime.evaluate(body?.code, { isolate: isolateOf(query).isolate ?? 0 }),
     "POST /restart": (_body, query) => runtime.restart({ warm: query.get("warm") !== "0", ...isolateOf(query) }),
+    "GET /edge": async () => runtime.edgeStats(),
+    "DELETE /edge/stats": async () => runtime.resetEdgeStats(),
+    "DELETE /edge": async () => runtime.clearEdge(),
   };
 
   const server = http.createServer(async (req, res) => {

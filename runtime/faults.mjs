@@ -6,6 +6,10 @@
 //          raise, status, delay_ms, times
 //   KV     (binding = a [[kv_namespaces]] binding): op?, key? (glob); raise, delay_ms, times
 //   D1     (binding = a [[d1_databases]] binding):  op?, sql? (glob); raise, delay_ms, times
+//   edge   (edge = "purge" | "invalidate" | "*", with [cache] enabled): fail, raise, code,
+//          delay_ms, times. fail (true or a message): ctx.cache.<op>() resolves
+//          {success: false, errors: [{code, message}]} and nothing is purged (code: 429 unless
+//          given), as a failed or rate-limited purge; raise: its promise rejects instead.
 //
 // raise: true or a message (the call throws it); status: answered instead of the asset;
 // delay_ms: waited before the call; times: only the first N matching calls (counted by the worker
@@ -20,7 +24,9 @@ const KINDS = {
   assets: { keys: ["binding", "path", "prefix", "status", ...EFFECTS], ops: undefined },
   kv: { keys: ["binding", "op", "key", ...EFFECTS], ops: KV_OPS },
   d1: { keys: ["binding", "op", "sql", ...EFFECTS], ops: D1_OPS },
+  edge: { keys: ["edge", "fail", "code", ...EFFECTS], ops: undefined },
 };
+export const EDGE_OPS = ["purge", "invalidate", "*"];
 
 export class FaultError extends TypeError {
   status = 400;
@@ -41,6 +47,7 @@ export function validateFaults(faults, config) {
   const targets = faultTargets(config);
   const assets = [];
   const bindings = [];
+  const edge = [];
   faults.forEach((fault, index) => {
     const where = `fault #${index + 1} ${JSON.stringify(fault)}`;
     if (typeof fault !== "object" || fault === null || Array.isArray(fault)) throw new FaultError(`${where}: must be an object`);
@@ -49,6 +56,11 @@ export function validateFaults(faults, config) {
     const unknown = Object.keys(fault).filter((k) => !keys.includes(k));
     if (unknown.length) {
       throw new FaultError(`${where}: unknown key ${unknown.map((k) => `"${k}"`).join(", ")}; a ${kind} fault takes ${keys.join(", ")}`);
+    }
+    if (kind === "edge") {
+      checkEdgeFault(fault, config, where);
+      edge.push(fault);
+      return;
     }
     checkEffects(fault, kind, where);
     if (kind === "assets") {
@@ -65,10 +77,28 @@ export function validateFaults(faults, config) {
     for (const field of ["key", "sql"]) checkString(fault, field, where);
     bindings.push(fault);
   });
-  return { assets, bindings };
+  return { assets, bindings, edge };
+}
+
+function checkEdgeFault(fault, config, where) {
+  if (!config.cache?.enabled) throw new FaultError(`${where}: an edge fault needs the edge: add [cache] enabled = true to wrangler.toml`);
+  if (!EDGE_OPS.includes(fault.edge)) throw new FaultError(`${where}: "edge" must be one of ${EDGE_OPS.join(", ")}`);
+  const { fail, raise, code, delay_ms: delay, times } = fault;
+  for (const [field, value] of [["fail", fail], ["raise", raise]]) {
+    if (value !== undefined && value !== true && !(typeof value === "string" && value !== "")) {
+      throw new FaultError(`${where}: "${field}" must be true or a message`);
+    }
+  }
+  if (code !== undefined && !Number.isInteger(code)) throw new FaultError(`${where}: "code" must be a whole number (the error's code)`);
+  if (delay !== undefined && !(typeof delay === "number" && delay >= 0)) {
+    throw new FaultError(`${where}: "delay_ms" must be a number of milliseconds >= 0`);
+  }
+  if (times !== undefined && !(Number.isInteger(times) && times > 0)) throw new FaultError(`${where}: "times" must be a whole number > 0`);
+  if (!fail && !raise && !delay) throw new FaultError(`${where}: the fault has no effect: add "fail", "raise" or "delay_ms"`);
 }
 
 function kindOf(fault, targets, where) {
+  if (fault.edge !== undefined) return "edge";
   if (fault.binding === undefined) {
     if ([...targets.values()].includes("assets")) return "assets";
     throw new FaultError(`${where}: "binding" is missing: name one of ${names(targets)}`);

@@ -167,6 +167,21 @@ class ControlClient:
         restarted start empty; KV and D1 data and faults are kept."""
         return self.call("POST", "/restart", warm=None if warm else 0, isolate=isolate)
 
+    def edge(self) -> dict[str, Any]:
+        """The edge ([cache] enabled = true): {enabled, version, crossVersionCache, entries,
+        bytes, counts: {<Cf-Cache-Status>: n}, originRequests, originByIsolate, purges, log};
+        {enabled: False} without it."""
+        result: dict[str, Any] = self.call("GET", "/edge")
+        return result
+
+    def reset_edge_stats(self) -> None:
+        """The edge's counters and logs start over; its entries stay."""
+        self.call("DELETE", "/edge/stats")
+
+    def clear_edge(self) -> None:
+        """Every edge entry dropped and its counters reset."""
+        self.call("DELETE", "/edge")
+
     def evaluate(self, code: str, isolate: int = 0) -> Any:
         """Run Python `code` inside an isolate (test mode's POST /eval); the value of its last
         line when that is an expression, through JSON. `import entry` is the running Worker."""

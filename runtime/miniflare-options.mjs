@@ -6,6 +6,7 @@
 // Isolate 0 is Miniflare's entry worker (served on `port`); the others are reached on their own
 // sockets (`unsafeDirectSockets`, through the same asset router). All of them bind the same KV
 // namespace and D1 database ids in one Miniflare, so a write by one is read by another at once.
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +21,9 @@ const WORKER_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "work
 const ROOT = "/local-runtime";
 
 export const ASSET_PROXY = "asset-proxy";
+// The service binding through which ctx.cache.purge/invalidate reach the edge in Node (never
+// handed to Python: pyodide-worker.mjs takes it out of env).
+export const EDGE_BINDING = "__LOCAL_RUNTIME_EDGE_CACHE";
 export const isolateWorkerName = (i) => (i === 0 ? "python-worker" : `python-worker-${i}`);
 
 const own = (file) => readFileSync(path.join(WORKER_DIR, file), "utf8");
@@ -38,7 +42,8 @@ function pyodideModules(pyodideDir) {
 
 // Answers { miniflare: <Miniflare options>, persistence: { root, kv, d1 } | null }.
 // `ports[i]`: the port of isolate i (0 = a free one); ports[0] is Miniflare's entry.
-export function buildMiniflareOptions(config, { host, ports, persistTo, testMode, controlToken, pyodideDir }) {
+// `edgeService(request)`: with [cache] enabled, the Node function that answers ctx.cache calls.
+export function buildMiniflareOptions(config, { host, ports, persistTo, testMode, controlToken, pyodideDir, edgeService }) {
   const files = collectPythonFiles(config); // read afresh each time: a restart picks up edits
   const runtimeConfig = JSON.stringify({
     mainModule: config.mainModule,
@@ -46,6 +51,7 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
     testMode: Boolean(testMode),
     compatFlags: compatFlagValues(config.compatibilityFlags, config.compatibilityDate),
     storageBindings: storageBindings(config),
+    edgeBinding: edgeService ? EDGE_BINDING : null,
   });
   const common = {
     modulesRoot: ROOT,
@@ -73,7 +79,7 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
       ...vendoredJsModules(files).map(({ rel, contents }) => ({ type: "ESModule", path: `${ROOT}/${rel}`, contents })),
       ...precompiledWasmModules(ROOT, files, pyodideDir),
     ],
-    bindings: config.vars,
+    bindings: { ...config.vars, ...versionMetadataBinding(config) },
     kvNamespaces: Object.fromEntries(config.kvNamespaces.map((kv) => [kv.binding, kv.id])),
     d1Databases: Object.fromEntries(config.d1Databases.map((d1) => [d1.binding, d1.id])),
   };
@@ -107,11 +113,12 @@ export function buildMiniflareOptions(config, { host, ports, persistTo, testMode
       },
     });
   }
+  if (edgeService) pythonWorker.serviceBindings = { ...pythonWorker.serviceBindings, [EDGE_BINDING]: edgeService };
   // Isolates 1..N-1: the same worker under another name, on its own socket.
   for (let i = 1; i < ports.length; i++) {
     const isolate = { ...pythonWorker, name: isolateWorkerName(i), unsafeDirectSockets: [{ host, port: ports[i] }] };
-    if (pythonWorker.serviceBindings) {
-      isolate.serviceBindings = { [binding]: { ...pythonWorker.serviceBindings[binding], props: { isolate: i } } };
+    if (testMode && binding) {
+      isolate.serviceBindings = { ...pythonWorker.serviceBindings, [binding]: { ...pythonWorker.serviceBindings[binding], props: { isolate: i } } };
     }
     workers.splice(i, 0, isolate);
   }
@@ -129,4 +136,11 @@ function storageBindings(config) {
     ...config.kvNamespaces.map((kv) => [kv.binding, "kv"]),
     ...config.d1Databases.map((d1) => [d1.binding, "d1"]),
   ]);
+}
+
+// [version_metadata]: one version per start, the same for every isolate (Miniflare's own
+// `versionMetadata` option would give each isolate a different id), as one deploy has one.
+function versionMetadataBinding(config) {
+  if (!config.versionMetadata) return {};
+  return { [config.versionMetadata]: { id: randomUUID(), tag: "", timestamp: new Date().toISOString() } };
 }

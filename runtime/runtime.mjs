@@ -1,11 +1,14 @@
 // The local runtime as a Node API: start Miniflare with N isolates of the Python Worker (each its
 // own workerd worker, so its own module state, sharing KV, D1 and assets), restart all of them (a
 // fresh workerd process) or one (a fresh Python in that isolate), and in test mode read the logs,
-// set faults and evaluate Python inside an isolate.
+// set faults and evaluate Python inside an isolate. With `[cache] enabled = true`, the edge
+// (edge-cache.mjs) answers on the public ports in front of every isolate.
 import { randomBytes } from "node:crypto";
-import { Log, LogLevel, Miniflare } from "miniflare";
+import { Log, LogLevel, Miniflare, Response as MiniflareResponse } from "miniflare";
 
 import { readWranglerConfig } from "./config.mjs";
+import { EdgeCache } from "./edge-cache.mjs";
+import { startEdgeServers } from "./edge-server.mjs";
 import { validateFaults } from "./faults.mjs";
 import { ASSET_PROXY, buildMiniflareOptions, isolateWorkerName } from "./miniflare-options.mjs";
 import { checkInstalledPyodide } from "./python-version.mjs";
@@ -39,6 +42,11 @@ export class LocalRuntime {
     this.mf = undefined;
     this.url = undefined;
     this.urls = [];
+    // Miniflare's own URL of each isolate: the public ones unless the edge is in front.
+    this.workerUrls = [];
+    // Decided at start from [cache] (a restart keeps it, as the platform keeps a Worker's cache).
+    this.edge = undefined;
+    this.edgeServers = [];
   }
 
   #options() {
@@ -46,9 +54,12 @@ export class LocalRuntime {
     this.config = readWranglerConfig(this.root);
     this.config.vars = { ...this.config.vars, ...this.vars };
     this.pyodide = checkInstalledPyodide(this.config.python);
+    if (!this.mf && this.config.cache?.enabled) this.edge = new EdgeCache({ crossVersionCache: this.config.cache.crossVersionCache });
     const options = buildMiniflareOptions(this.config, {
       host: this.host,
-      ports: this.ports,
+      // Behind the edge, the isolates listen on free ports; the public ones are the edge's.
+      ports: this.edge ? this.ports.map(() => 0) : this.ports,
+      edgeService: this.edge ? (request) => this.#edgeService(request) : undefined,
       persistTo: this.persistTo,
       testMode: this.testMode,
       controlToken: this.controlToken,
@@ -61,11 +72,15 @@ export class LocalRuntime {
   // Isolate 0 answers on the Miniflare entry (`--port`), the others on their own sockets. The
   // ports Miniflare picked are kept, so a restart binds the same ones.
   async #readUrls() {
-    this.url = (await this.mf.ready).toString();
-    this.urls = [this.url];
+    this.workerUrls = [(await this.mf.ready).toString()];
     for (let i = 1; i < this.isolates; i++) {
-      this.urls.push((await this.mf.unsafeGetDirectURL(isolateWorkerName(i))).toString());
+      this.workerUrls.push((await this.mf.unsafeGetDirectURL(isolateWorkerName(i))).toString());
     }
+    if (this.edge && !this.edgeServers.length) {
+      this.edgeServers = await startEdgeServers(this.edge, { host: this.host, ports: this.ports, upstream: (i) => this.workerUrls[i] });
+    }
+    this.urls = this.edge ? this.edgeServers.map(({ url }) => url) : [...this.workerUrls];
+    this.url = this.urls[0];
     this.ports = this.urls.map((url) => Number(new URL(url).port));
     this.port = this.ports[0];
   }
@@ -110,6 +125,8 @@ export class LocalRuntime {
     const started = performance.now();
     if (isolate === undefined) {
       await this.mf.setOptions(this.#options());
+      // A fresh workerd with the files re-read is a new version of the Worker, as a deploy is.
+      this.edge?.newVersion();
       await this.#readUrls();
       if (this.testMode) await this.#pushFaults();
     } else {
@@ -125,7 +142,47 @@ export class LocalRuntime {
   async dispose() {
     const mf = this.mf;
     this.mf = undefined;
+    for (const { server } of this.edgeServers) server.close();
+    this.edgeServers = [];
     await mf?.dispose();
+  }
+
+  // --- the edge (with [cache] enabled) --------------------------------------------------------
+
+  // ctx.cache.purge / invalidate of any isolate, over the EDGE_BINDING service binding.
+  async #edgeService(request) {
+    const op = new URL(request.url).pathname.slice(1);
+    let answer;
+    try {
+      if (op !== "purge" && op !== "invalidate") throw new TypeError(`ctx.cache has no ${op}()`);
+      answer = await this.edge.apply(op, JSON.parse(await request.text()));
+    } catch (err) {
+      answer = { error: err.message, kind: err instanceof TypeError ? "TypeError" : "Error" };
+    }
+    return new MiniflareResponse(JSON.stringify(answer), { headers: { "content-type": "application/json" } });
+  }
+
+  // Entries, version, Cf-Cache-Status counts, requests that reached the isolates, the purge log
+  // and the request log; {enabled: false} without the edge.
+  edgeStats() {
+    return this.edge ? this.edge.stats() : { enabled: false };
+  }
+
+  // Counters and logs start over (entries kept).
+  resetEdgeStats() {
+    this.#requireEdge().resetStats();
+    return { ok: true };
+  }
+
+  // Every entry dropped and the counters reset: an empty edge.
+  clearEdge() {
+    this.#requireEdge().clear();
+    return { ok: true };
+  }
+
+  #requireEdge() {
+    if (!this.edge) throw Object.assign(new Error("no edge: wrangler.toml has no [cache] enabled = true"), { status: 404 });
+    return this.edge;
   }
 
   // --- test mode -------------------------------------------------------------------------------
@@ -164,7 +221,8 @@ export class LocalRuntime {
   }
 
   async #pushFaults() {
-    const { assets } = validateFaults(this.faults, this.config);
+    const { assets, edge } = validateFaults(this.faults, this.config);
+    this.edge?.setFaults(edge);
     if (this.config.assets?.binding) await this.#control(ASSET_PROXY, "PUT", "/faults", assets);
     await this.#pushBindingFaults(this.#isolateIndexes());
   }

@@ -12,7 +12,8 @@ const HELP = `usage: node runtime/server.mjs [options]
 
 Serves the Python Worker of wrangler.toml (main, [assets], [vars], [[kv_namespaces]],
 [[d1_databases]], compatibility settings) on localhost with Miniflare, Python running in Pyodide
-inside workerd.
+inside workerd. With [cache] enabled = true, a stand-in for Workers Cache (the edge) answers on
+the Worker's ports in front of every isolate (runtime/README.md, "The edge").
 
 options:
   --root DIR          project root holding wrangler.toml (default: this repository)

@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 usage() {
   cat <<'USAGE'
 usage: bash scripts/dev.sh [--project DIR [--site MODULE:ATTR]] [--port N] [--host HOST]
-                          [--no-build] [--no-watch] [--isolates N] [--persist-to DIR]
-                          [--test-mode] [--control-port N]
+                          [--no-build] [--allow-failed-routes] [--no-watch] [--isolates N]
+                          [--persist-to DIR] [--test-mode] [--control-port N]
 
   --project DIR     serve the Worker project in DIR (its wrangler.toml and pyproject.toml)
                     instead of this repository's
@@ -19,6 +19,10 @@ usage: bash scripts/dev.sh [--project DIR [--site MODULE:ATTR]] [--port N] [--ho
   --port N          port to serve on (default: $PORT or 8787)
   --host HOST       address to listen on (default: 127.0.0.1)
   --no-build        skip prerender + copy (serve what the assets folder already holds)
+  --allow-failed-routes
+                    serve even when routes failed to prerender (seeding-prerender exit 1):
+                    they are named with the build's reason, left out of the copy, and
+                    rendered by the Worker at run time. Without it such a build stops here
   --no-watch        do not restart the Worker when a .py file under main's folder changes
   --isolates N      run N isolates of the Worker (own module state, shared KV/D1), ports N, N+1, ...
   --persist-to DIR  keep KV and D1 data in DIR (default .wrangler/state, as wrangler)
@@ -41,6 +45,7 @@ USAGE
 
 port="${PORT:-8787}"
 build=1
+allow_failed=0
 watch=1
 persist_to=""
 project=""
@@ -58,6 +63,7 @@ while [ $# -gt 0 ]; do
     --host) [ $# -ge 2 ] || { echo "dev: --host needs a value" >&2; exit 2; }; server_args+=(--host "$2"); shift 2 ;;
     --host=*) server_args+=(--host "${1#--host=}"); shift ;;
     --no-build) build=0; shift ;;
+    --allow-failed-routes) allow_failed=1; shift ;;
     --no-watch) watch=0; shift ;;
     --isolates) [ $# -ge 2 ] || { echo "dev: --isolates needs a value" >&2; exit 2; }; server_args+=(--isolates "$2"); shift 2 ;;
     --persist-to) [ $# -ge 2 ] || { echo "dev: --persist-to needs a value" >&2; exit 2; }; persist_to="$2"; shift 2 ;;
@@ -80,13 +86,36 @@ fi
 bash scripts/setup-python.sh
 bash scripts/setup-node.sh
 
+# Run a prerender command (its arguments; the build directory first), and judge its exit:
+# 1 (routes failed, build written) goes on only with --allow-failed-routes, naming them.
+prerender() {
+  local out="$1" code=0 before after
+  shift
+  before="$(stat -c '%i %Y' "$out/meta/manifest.json" 2>/dev/null || true)"
+  "$@" || code=$?
+  [ "$code" = 0 ] && return 0
+  after="$(stat -c '%i %Y' "$out/meta/manifest.json" 2>/dev/null || true)"
+  # Exit 1 with a new manifest: the build was written, some routes in it failed.
+  if [ "$code" = 1 ] && [ -n "$after" ] && [ "$after" != "$before" ]; then
+    if [ "$allow_failed" = 1 ]; then
+      echo "dev: serving anyway (--allow-failed-routes); these routes failed to prerender and" \
+        "are rendered by the Worker at run time:" >&2
+      .venv/bin/python -m runtime.failed_routes "$out" >&2
+      return 0
+    fi
+    echo "dev: routes failed to prerender (named above); fix them, or pass" \
+      "--allow-failed-routes to serve anyway (they are then rendered at run time)" >&2
+  fi
+  exit "$code"
+}
+
 root=.
 if [ -z "$project" ]; then
   bash scripts/vendor_sdk.sh
   if [ "$build" = 1 ]; then
     if [ -f scripts/prerender.py ]; then
       echo "dev: prerendering into build/"
-      .venv/bin/python scripts/prerender.py --out build
+      prerender build .venv/bin/python scripts/prerender.py --out build
     fi
     if [ -f scripts/copy_prerender.py ] && [ -d build ]; then
       echo "dev: copying build/ into public/__prerender/"
@@ -175,7 +204,8 @@ PY
       exit 1
     fi
     echo "dev: prerendering $site into $project/build/"
-    (cd "$project" && .venv/bin/seeding-prerender --site "$site" --out build)
+    prerender "$project/build" \
+      bash -c 'cd "$1" && exec .venv/bin/seeding-prerender --site "$2" --out build' _ "$project" "$site"
     echo "dev: copying build/ into $assets/__prerender/"
     (cd "$project" && .venv/bin/seeding-copy build "$assets")
   fi

@@ -15,10 +15,9 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check "pip>=25.1" 2> >(grep -v "is ignored: it is neither" >&2)
   .venv/bin/python -m pip install -q --disable-pip-version-check --group dev 2> >(grep -v "is ignored: it is neither" >&2)
   # The project itself, editable: `seeding` (and the seeding-prerender / seeding-copy
-  # commands) for the scripts, tests and benchmarks, straight from src/. The egg-info that
-  # setuptools leaves in src/ is removed (runtime/build_leftovers.py): wrangler would upload it.
-  .venv/bin/python -m runtime.build_leftovers --folder . -- \
-    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . 2> >(grep -v "is ignored: it is neither" >&2)
+  # commands) for the scripts, tests and benchmarks, straight from src/. Its build backend
+  # (flit_core) writes nothing into the checkout, so nothing here gets uploaded by wrangler.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . 2> >(grep -v "is ignored: it is neither" >&2)
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

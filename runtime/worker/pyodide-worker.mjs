@@ -108,6 +108,34 @@ function callPython(pyodide, fn, ...args) {
   return pyodide._module.jspiSupported ? fn.callWithOptions({ promising: true }, ...args) : fn(...args);
 }
 
+// With [cache] enabled: the edge's purge API on ctx, as production's `ctx.cache`. The options
+// must be a JS object (from Python: to_js(options, dict_converter=Object.fromEntries)); a Python
+// dict arrives as a PyProxy, which the platform cannot read either, so it is refused here.
+function edgeCacheApi(edge) {
+  const call = async (op, options) => {
+    if (typeof options?.toJs === "function") {
+      throw new TypeError(
+        `ctx.cache.${op}() takes a JS object, got a Python ${options.type ?? "object"}: ` +
+          "pass to_js(options, dict_converter=Object.fromEntries) (from pyodide.ffi)",
+      );
+    }
+    const response = await edge.fetch(`http://edge.local/${op}`, { method: "POST", body: JSON.stringify(options ?? null) });
+    const answer = await response.json();
+    if (answer.error) throw new (answer.kind === "TypeError" ? TypeError : Error)(answer.error);
+    return answer;
+  };
+  return { purge: (options) => call("purge", options), invalidate: (options) => call("invalidate", options) };
+}
+
+// Python's view of env: the runtime's own edge binding left out.
+function withoutEdgeBinding(env) {
+  const name = config.edgeBinding;
+  return new Proxy(env, {
+    get: (target, prop) => (prop === name ? undefined : Reflect.get(target, prop)),
+    has: (target, prop) => prop !== name && Reflect.has(target, prop),
+  });
+}
+
 async function handle(request, env, ctx) {
   const url = new URL(request.url);
   const entry = { t: Date.now(), method: request.method, path: url.pathname + url.search, status: null, ms: null };
@@ -120,7 +148,12 @@ async function handle(request, env, ctx) {
       python.inRequestContext = true;
       pyodide.runPython("from _cloudflare.lifecycle import before_first_request; before_first_request()");
     }
-    const pythonEnv = bindingWatch ? bindingWatch.env(env) : env;
+    let pythonEnv = bindingWatch ? bindingWatch.env(env) : env;
+    if (config.edgeBinding && env[config.edgeBinding]) {
+      // An own property over workerd's accessor (undefined in standalone workerd).
+      Object.defineProperty(ctx, "cache", { value: edgeCacheApi(env[config.edgeBinding]), configurable: true });
+      pythonEnv = withoutEdgeBinding(pythonEnv);
+    }
     const response = await callPython(pyodide, callFetch, entrypoint, ctx, pythonEnv, request);
     entry.status = response.status;
     return response;

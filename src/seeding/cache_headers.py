@@ -12,8 +12,9 @@ say how its pages are cached: it says it in HTTP, as it would to a CDN.
 - no Cache-Control at all, or one with no lifetime: the site's default,
   `default_cache_control` (None: cached until the next deploy, as Next.js treats a
   page without `revalidate`).
-- tags: the comma-separated `Cache-Tag` (Cloudflare's convention), at most MAX_TAGS
-  of at most MAX_TAG_LENGTH characters; extra or oversized tags are dropped.
+- tags: the comma-separated `Cache-Tag` (Cloudflare's convention), kept when they
+  follow the tag rules (`seeding.schema.tag_problem`), at most `MAX_TAGS`; the others
+  are dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from seeding.schema import MAX_TAG_LENGTH, MAX_TAGS, clean_tags
+from seeding.schema import MAX_TAGS, clean_tags, delta_seconds, tag_problem
 
 DYNAMIC_DIRECTIVES = ("no-store", "no-cache", "private")
 
@@ -43,16 +44,6 @@ def _directives(value: str) -> dict[str, str | None]:
     return out
 
 
-def _seconds(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        seconds = int(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
 def cache_policy(headers: Mapping[str, str], default_cache_control: str | None) -> CachePolicy:
     """The policy of an answer with `headers` (lower-case names)."""
     if "set-cookie" in headers:
@@ -69,17 +60,17 @@ def cache_policy(headers: Mapping[str, str], default_cache_control: str | None) 
     for name in DYNAMIC_DIRECTIVES:
         if name in lifetime:
             return CachePolicy(dynamic=True, reason=f"the site's default Cache-Control: {name}")
-    revalidate = _seconds(lifetime.get("s-maxage")) if "s-maxage" in lifetime else None
+    revalidate = delta_seconds(lifetime.get("s-maxage")) if "s-maxage" in lifetime else None
     if revalidate is None:
-        revalidate = _seconds(lifetime.get("max-age"))
+        revalidate = delta_seconds(lifetime.get("max-age"))
     if revalidate == 0:
         return CachePolicy(dynamic=True, reason="its max-age is 0")
-    swr = _seconds(lifetime.get("stale-while-revalidate"))
+    swr = delta_seconds(lifetime.get("stale-while-revalidate"))
     expire = revalidate + swr if revalidate is not None and swr is not None else None
     return CachePolicy(revalidate=revalidate, expire=expire)
 
 
 def cache_tags(value: str | None) -> tuple[str, ...]:
-    """The tags of a `Cache-Tag` header, within Next.js's limits."""
-    tags = [tag for tag in clean_tags(value) if len(tag) <= MAX_TAG_LENGTH]
+    """The tags of a `Cache-Tag` header that follow the tag rules, at most MAX_TAGS."""
+    tags = [tag for tag in clean_tags(value) if tag_problem(tag) is None]
     return tuple(tags[:MAX_TAGS])

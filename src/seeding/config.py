@@ -38,6 +38,9 @@ class SiteConfig:
 # The bindings of the shared tier (wrangler.toml [[kv_namespaces]], [[d1_databases]]).
 KV_BINDING = "PAGES"
 D1_BINDING = "CACHE_DB"
+# The Worker version metadata binding (wrangler.toml [version_metadata]): its `id`
+# changes with every deploy, so KV keys carry it (`seeding.shared.kv_pages`).
+VERSION_METADATA_BINDING = "CF_VERSION_METADATA"
 DEFAULT_REVALIDATE_PATH = "/__revalidate"
 DEFAULT_TAG_CACHE_SECONDS = 5.0
 MAX_TAG_CACHE_SECONDS = 300.0
@@ -92,7 +95,7 @@ def _secret(name: str, raw: str) -> str:
     return raw
 
 
-def _seconds(name: str, raw: str) -> float:
+def _tag_cache_seconds(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -130,7 +133,7 @@ VARS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "SEED_CACHE_MAX_BYTES": ("cache_max_bytes", _whole_bytes),
     "REVALIDATE_PATH": ("revalidate_path", _url_path),
     "REVALIDATE_SECRET": ("revalidate_secret", _secret),
-    "TAG_CACHE_SECONDS": ("tag_cache_seconds", _seconds),
+    "TAG_CACHE_SECONDS": ("tag_cache_seconds", _tag_cache_seconds),
     "SITE_ORIGIN": ("site_origin", _origin),
 }
 

@@ -73,7 +73,7 @@ class Front:
         answer = await handle_revalidation(
             request.method.upper(),
             request.headers,
-            request.body,
+            request.read_body,
             endpoint.secret,
             apply,
             site=self.pages.config,

@@ -6,8 +6,11 @@
 
 `check_revalidation` decides, without side effects: 404 when no secret is configured
 (the endpoint is off and looks absent), 405 for any method but POST, 401 for a missing
-or wrong secret (compared in constant time), 400 for a body that breaks a limit or the
-shape (the message names the field and the limit), else a `RevalidationRequest`.
+or wrong secret (compared in constant time), 413 for a body over 64 KiB, 400 for a
+body that breaks a limit or the shape (the message names the field and the limit),
+else a `RevalidationRequest`. The first four are decided on the request's headers
+alone (`refuse_on_headers`), before its body is read: an unauthorized sender never
+makes the Worker read a byte of it, and an authorized one no more than the limit.
 `handle_revalidation` also applies it through the caller's `apply` (the tag clock's
 `revalidate`): 200 when recorded, 503 when the store did not take it. Only a 200 has
 changed anything.
@@ -29,13 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seeding.config import SiteConfig
+from seeding.http import BodyReader, BodyTooLarge, declared_length
 from seeding.routes import MAX_ROUTE_LENGTH, percent_decode, resolve_request_path
+from seeding.schema import MAX_TAGS, loads_json, tag_problem
 from seeding.shared.tag_clock import RevalidationMode
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_PATHS = 128
-MAX_TAGS = 128
-MAX_TAG_LENGTH = 256
 BODY_FIELDS = ("paths", "tags", "mode")
 _FIELDS_HINT = '"paths" (URL paths), "tags" (strings), "mode" ("stale" or "expire")'
 
@@ -62,6 +65,22 @@ class _Refused(Exception):
         self.headers = headers or {}
 
 
+def refuse_on_headers(
+    method: str, headers: Mapping[str, str], secret: str | None
+) -> RevalidationAnswer | None:
+    """The refusal a request earns on its method and headers alone, before a byte of
+    its body is read: 404 (no secret configured), 405, 401, or 413 for a declared
+    `Content-Length` over `MAX_BODY_BYTES`. None: read the body (at most that much)."""
+    try:
+        _authorize(method, headers, secret)
+        declared = declared_length(headers)
+        if declared is not None and declared > MAX_BODY_BYTES:
+            raise _too_large(declared)
+    except _Refused as refusal:
+        return _answer(refusal.status, {"error": str(refusal)}, refusal.headers)
+    return None
+
+
 def check_revalidation(
     method: str,
     headers: Mapping[str, str],
@@ -73,26 +92,39 @@ def check_revalidation(
     """Validate one request (`headers` keyed lower-case, as `seeding.http.Request`).
     When valid, the answer is a 200 describing `request`, which nothing has applied
     yet; otherwise the refusal to send."""
+    refusal = refuse_on_headers(method, headers, secret)
+    if refusal is not None:
+        return refusal
     try:
-        _authorize(method, headers, secret)
         request = _parse_body(body, site or SiteConfig())
-    except _Refused as refusal:
-        return _answer(refusal.status, {"error": str(refusal)}, refusal.headers)
+    except _Refused as refused:
+        return _answer(refused.status, {"error": str(refused)}, refused.headers)
     return _answer(200, _summary(request), request=request)
 
 
 async def handle_revalidation(
     method: str,
     headers: Mapping[str, str],
-    body: bytes,
+    body: bytes | BodyReader,
     secret: str | None,
     apply: Callable[[RevalidationRequest], Awaitable[bool]],
     *,
     site: SiteConfig | None = None,
 ) -> RevalidationAnswer:
     """`check_revalidation`, then `apply` the valid request: 200 when it answered
-    True, 503 when False (nothing recorded; the sender should retry)."""
-    answer = check_revalidation(method, headers, body, secret, site=site)
+    True, 503 when False (nothing recorded; the sender should retry). `body` may be
+    a reader (`seeding.http.Request.read_body`): it is called only once the headers
+    passed (`refuse_on_headers`), with the limit `MAX_BODY_BYTES`."""
+    refusal = refuse_on_headers(method, headers, secret)
+    if refusal is not None:
+        return refusal
+    if not isinstance(body, bytes | bytearray):
+        try:
+            body = await body(MAX_BODY_BYTES)
+        except BodyTooLarge:
+            refused = _too_large(None)
+            return _answer(refused.status, {"error": str(refused)})
+    answer = check_revalidation(method, headers, bytes(body), secret, site=site)
     if answer.request is None:
         return answer
     if await apply(answer.request):
@@ -135,15 +167,22 @@ def _bearer_token(value: str | None) -> str | None:
     return token.strip()
 
 
+def _too_large(length: int | None) -> _Refused:
+    size = f"is {length} bytes" if length is not None else "is longer"
+    return _Refused(413, f"the body {size}, over the limit of {MAX_BODY_BYTES}")
+
+
 def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest:
     if len(body) > MAX_BODY_BYTES:
-        raise _Refused(400, f"body is {len(body)} bytes, over the limit of {MAX_BODY_BYTES}")
+        raise _too_large(len(body))
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        data = loads_json(body)
+    except (ValueError, RecursionError):
         raise _Refused(400, f"body must be a UTF-8 JSON object with {_FIELDS_HINT}") from None
     if not isinstance(data, dict):
         raise _Refused(400, f"body must be a JSON object with {_FIELDS_HINT}")
+    for name in getattr(data, "duplicates", ()):
+        raise _Refused(400, f"{name!r:.40} is given more than once; give each field once")
     unknown = sorted(set(data) - set(BODY_FIELDS))
     if unknown:
         raise _Refused(400, f"unknown field {unknown[0]!r}; the fields are {_FIELDS_HINT}")
@@ -152,15 +191,9 @@ def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest:
     if not raw_paths and not tags:
         raise _Refused(400, "nothing to revalidate: give at least one of 'paths' or 'tags'")
     for tag in tags:
-        if not 1 <= len(tag) <= MAX_TAG_LENGTH:
-            raise _Refused(
-                400,
-                f"tags: {tag[:40]!r} has {len(tag)} characters; a tag has 1 to {MAX_TAG_LENGTH}",
-            )
-        if not tag.isprintable() or not _is_utf8(tag):
-            raise _Refused(
-                400, f"tags: {tag[:40]!r} has a non-printable character or a lone surrogate"
-            )
+        problem = tag_problem(tag)
+        if problem is not None:
+            raise _Refused(400, f"tags: {problem}")
     paths = [_route_key(path, site) for path in raw_paths]
     mode_value = data.get("mode", RevalidationMode.STALE.value)
     try:
@@ -180,14 +213,6 @@ def _string_list(data: dict[str, Any], name: str, limit: int) -> list[str]:
             400, f"{name}: {len(value)} given, over the limit of {limit}; send several requests"
         )
     return value
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _route_key(path: str, site: SiteConfig) -> str:

@@ -1,7 +1,18 @@
-"""The one validator for every build document: the build's manifest (read by the copy
-step), the build identity the Worker imports, and the header of each pack the Worker
-fetches. All three describe routes the same way, so one reader of a route record serves
-them, and an error anywhere names the document, the field and the fix.
+"""The one validator for every document the project reads from outside its own code:
+the build's manifest (read by the copy step), the build identity the Worker imports,
+the header of each pack the Worker fetches, each page value read from KV
+(`Validator.page`), and the body of an on-demand revalidation (its tags, through
+`tag_problem`). Build documents describe routes the same way, so one reader of a route
+record serves them, and an error anywhere names the document, the field and the fix.
+
+A KV value is untrusted input: anyone who can write to the namespace (another deploy,
+an operator, a bug) can put anything there, and a page read from it is served to every
+client. So it is held to what the Worker itself would store: finite times, made no
+later than `MAX_CLOCK_SKEW_SECONDS` after the reader's clock, non-negative revalidate
+and expire, a status the platform can answer with, header names and values the platform
+accepts, none that belongs to one client or one connection (`Set-Cookie`, hop-by-hop
+headers, `Cache-Control: private / no-store`), tags within the tag rules, and a body
+of the length it declares, within `MAX_PAGE_BYTES`.
 
 A document is refused whole (`SchemaError`) as soon as one field is wrong: the same
 bytes can never become valid, so callers treat the error as permanent. JSON is read
@@ -18,13 +29,39 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from seeding.flow.policy import is_private_response
+from seeding.http import is_header_name, is_header_value
+from seeding.primitives.cache import CacheEntry
 from seeding.routes import InvalidRouteKey, Variant, validate_route_key
 
 # The static-asset limit per file on Cloudflare.
 MAX_ASSET_BYTES = 25 * 1024 * 1024
+# The largest page body read from KV: KV's own value limit, the asset limit's twin.
+MAX_PAGE_BYTES = 25 * 1024 * 1024
 # Next.js's limits for tags, applied to the tags a page carries and to revalidation.
 MAX_TAGS = 128
 MAX_TAG_LENGTH = 256
+# How far in the reader's future a stored page's `generatedAt` may be: isolates'
+# clocks differ by a little; a page from further ahead would stay fresh too long.
+MAX_CLOCK_SKEW_SECONDS = 60.0
+# Headers of one connection or one client, never part of a stored page (RFC 9110
+# §7.6.1 hop-by-hop, the body's framing and encoding, and Set-Cookie).
+UNSTORABLE_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "content-encoding",
+        "set-cookie",
+    }
+)
 
 FIX_REBUILD = "re-run the prerender and copy steps with this version of the project"
 
@@ -69,6 +106,34 @@ class RouteRecord(Generic[V]):
     @property
     def seedable(self) -> bool:
         return self.status is RouteStatus.RENDERED and bool(self.variants)
+
+
+def tag_problem(tag: object) -> str | None:
+    """What makes `tag` no tag (None: it is one): the one tag rule, for the tags a
+    page carries, those of a pack or KV value, and those of a revalidation."""
+    if not isinstance(tag, str):
+        return f"{tag!r:.40} is not a string"
+    if not 1 <= len(tag) <= MAX_TAG_LENGTH:
+        return f"{tag[:40]!r} has {len(tag)} characters; a tag has 1 to {MAX_TAG_LENGTH}"
+    if not tag.isprintable() or not _is_utf8(tag):
+        return f"{tag[:40]!r} has a non-printable character or a lone surrogate"
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def delta_seconds(value: str | None) -> int | None:
+    """A `delta-seconds` argument (RFC 9111 §1.2.2: digits only), or None when it is
+    absent or not one ("+5", "1_000", "-1", "1.5" are not)."""
+    if value is None or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)
 
 
 def clean_tags(raw: str | None) -> tuple[str, ...]:
@@ -229,11 +294,60 @@ class Validator:
         if not isinstance(value, list) or len(value) > MAX_TAGS:
             raise self.fail(where, f"is {value!r:.80}", f"expected a list of at most {MAX_TAGS}")
         for n, tag in enumerate(value):
-            if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LENGTH:
-                raise self.fail(
-                    f"{where}[{n}]", f"is {tag!r:.80}", f"tags are 1-{MAX_TAG_LENGTH} characters"
-                )
+            problem = tag_problem(tag)
+            if problem is not None:
+                raise self.fail(f"{where}[{n}]", problem)
         return tuple(value)
+
+    def stored_headers(self, value: Any, where: str) -> dict[str, str]:
+        """The headers of a page read from storage: lower-case names the platform
+        accepts, values it accepts, none of `UNSTORABLE_HEADERS`, and nothing that
+        says the page is private."""
+        headers = self.headers(value, where)
+        for name, header in headers.items():
+            if not is_header_name(name) or name != name.lower():
+                raise self.fail(f"{where}[{name!r:.40}]", "is not a lower-case header name")
+            if name in UNSTORABLE_HEADERS:
+                raise self.fail(f"{where}.{name}", "belongs to one client or connection")
+            if not is_header_value(header):
+                raise self.fail(f"{where}.{name}", "holds CR, LF, NUL or a non-byte character")
+        if is_private_response(headers):
+            raise self.fail(f"{where}.cache-control", "says the page is private or no-store")
+        return headers
+
+    def timestamp(self, value: Any, where: str, now: float) -> float:
+        """Epoch seconds, finite, not negative, and at most `MAX_CLOCK_SKEW_SECONDS`
+        after `now`."""
+        stamp = self.number(value, where)
+        if stamp < 0 or stamp > now + MAX_CLOCK_SKEW_SECONDS:
+            raise self.fail(where, f"is {stamp!r}, in the future of this isolate's clock {now}")
+        return stamp
+
+    def optional_count(self, value: Any, where: str) -> int | None:
+        return None if value is None else self.count(value, where)
+
+    def page(self, header: Any, body: bytes, now: float) -> CacheEntry:
+        """The cache entry of a stored page value: its JSON header (`status`,
+        `headers`, `generatedAt`, `revalidate`, `expire`, `tags`, `bodyLength`) and
+        body, as of `now`; SchemaError for anything a stored page may not hold."""
+        obj = self.mapping(header, "(header)")
+        length = self.count(obj.get("bodyLength"), "bodyLength")
+        if length != len(body) or length > MAX_PAGE_BYTES:
+            raise self.fail(
+                "bodyLength", f"is {length}, the body has {len(body)} (at most {MAX_PAGE_BYTES})"
+            )
+        status = self.http_status(obj.get("status"), "status")
+        if status < 200:  # the platform's Response takes 200-599 only
+            raise self.fail("status", f"is {status}, not a status a page is answered with")
+        return CacheEntry(
+            body=body,
+            status=status,
+            headers=self.stored_headers(obj.get("headers"), "headers"),
+            generated_at=self.timestamp(obj.get("generatedAt"), "generatedAt", now),
+            revalidate=self.optional_count(obj.get("revalidate"), "revalidate"),
+            expire=self.optional_count(obj.get("expire"), "expire"),
+            tags=self.tags(obj.get("tags", []), "tags"),
+        )
 
     def route(
         self,

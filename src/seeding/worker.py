@@ -29,14 +29,21 @@ import js
 from pyodide.ffi import jsnull, to_js  # type: ignore[attr-defined]  # jsnull: Pyodide >= 0.27
 from workers import WorkerEntrypoint
 
-from seeding.config import D1_BINDING, KV_BINDING, Settings, settings_from_vars
+from seeding.config import (
+    D1_BINDING,
+    KV_BINDING,
+    VERSION_METADATA_BINDING,
+    Settings,
+    settings_from_vars,
+)
 from seeding.flow.handler import CACHED_METHODS, Bindings, SiteHandler, create_handler
+from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
 from seeding.front import Front, Revalidation
-from seeding.http import LazyHeaders, Request, Response
+from seeding.http import BodyTooLarge, LazyHeaders, Request, Response, header_pairs
 from seeding.rendering import Renderer
 from seeding.seed.assets import AssetResponse
 from seeding.seed.build_identity import BUILD_MODULE, load_identity
-from seeding.shared.kv_pages import PageStore
+from seeding.shared.kv_pages import PageStore, code_identity, deploy_identity
 from seeding.shared.regen_lease import RegenerationLease
 from seeding.shared.sql_database import SqlRow, SqlValue
 from seeding.shared.tag_clock import TagClock
@@ -70,11 +77,35 @@ class Isolate:
                 build=self.build,
                 shared=self.shared_tier(env, settings),
                 origin=settings.site_origin,
+                deploy_id=self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None),
             )
             self.front = Front(
                 self.handler, Revalidation(settings.revalidate_path, settings.revalidate_secret)
             )
         return self.front
+
+    def deploy_id(self, env: Any, *, kv_bound: bool) -> str:
+        """What this deploy's page keys carry: the build's id and the Worker version's
+        (`CF_VERSION_METADATA.id`), or a hash of the code when that binding is absent
+        and KV, which outlives the deploy, is bound."""
+        build_id = self.build.build_id if self.build is not None else None
+        metadata = _python(getattr(env, VERSION_METADATA_BINDING, None))
+        if isinstance(metadata, dict):
+            version = metadata.get("id")
+        else:
+            version = _python(getattr(metadata, "id", None)) if metadata is not None else None
+        if isinstance(version, str) and version:
+            return deploy_identity(build_id, version)
+        if not kv_bound:  # memory alone: it lives no longer than this deploy's isolate
+            return deploy_identity(build_id, None)
+        code = code_identity()
+        log.warning(
+            "seeding: no %s binding (wrangler.toml [version_metadata]); pages in KV are "
+            "keyed by a hash of the code instead (%s)",
+            VERSION_METADATA_BINDING,
+            code,
+        )
+        return deploy_identity(build_id, code)
 
     def shared_tier(self, env: Any, settings: Settings) -> SharedTier:
         kv = getattr(env, KV_BINDING, None)
@@ -102,14 +133,31 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
 
     class Default(WorkerEntrypoint):
         async def fetch(self, request: Any) -> Any:
-            front = isolate.front_for(self.env)
-            ctx = self.ctx
-            response = await front.handle(
-                await to_plain_request(request),
-                # Bindings are looked up only when used: a cached page needs neither.
-                Bindings(AssetsBinding(self.env), lambda job: ctx.waitUntil(job), self.env),
+            # Nothing between the platform and the handler, or between the handler and
+            # the JS Response, may raise to the platform (its bare 500, no log line):
+            # a failure here is the project's own logged 500.
+            try:
+                front = isolate.front_for(self.env)
+                ctx = self.ctx
+                response = await front.handle(
+                    to_plain_request(request),
+                    # Bindings are looked up only when used: a cached page needs neither.
+                    Bindings(AssetsBinding(self.env), lambda job: ctx.waitUntil(job), self.env),
+                )
+                return to_js_response(response)
+            except Exception:
+                log.exception("seeding: the Worker failed outside the handler")
+                return internal_error()
+
+        async def scheduled(self, controller: Any, env: Any = None, ctx: Any = None) -> None:
+            """A Cron Trigger (`[triggers] crons` in wrangler.toml): prune D1's expired
+            lease rows and the revalidation marks this build cannot need
+            (`SharedTier.prune`). Never raises; what it did is one log line."""
+            front = isolate.front_for(env if env is not None else self.env)
+            deleted = await front.pages.shared.prune(time.time())
+            log.info(
+                "seeding: cron %s pruned %d D1 rows", getattr(controller, "cron", "?"), deleted
             )
-            return to_js_response(response)
 
     Default.isolate = isolate  # type: ignore[attr-defined]
     return Default
@@ -185,15 +233,50 @@ class D1Binding:
         ]
 
 
-async def to_plain_request(request: Any) -> Request:
+def to_plain_request(request: Any) -> Request:
+    """The SDK's request as the core's `Request`. The body is not read here: the
+    handler reads it when it needs it, never past a limit (`JsBody`)."""
     js_request = request.js_object
     method = str(js_request.method)
-    body = b""
-    if method.upper() not in CACHED_METHODS:
-        body = (await js_request.arrayBuffer()).to_bytes()
     return Request(
-        method=method, url=str(js_request.url), headers=LazyHeaders(js_request.headers), body=body
+        method=method,
+        url=str(js_request.url),
+        headers=LazyHeaders(js_request.headers),
+        reader=JsBody(js_request).read if method.upper() not in CACHED_METHODS else None,
     )
+
+
+class JsBody:
+    """A JS request's body stream, read once, chunk by chunk, and given up (the stream
+    cancelled) as soon as it passes the caller's limit: a client cannot make the
+    Worker hold more than the limit in memory, whatever it sends or declares."""
+
+    def __init__(self, js_request: Any) -> None:
+        self._request = js_request
+        self._body: bytes | None = None
+
+    async def read(self, limit: int) -> bytes:
+        if self._body is not None:
+            if len(self._body) > limit:
+                raise BodyTooLarge(limit)
+            return self._body
+        stream = _python(self._request.body)
+        chunks: list[bytes] = []
+        total = 0
+        if stream is not None:
+            reader = stream.getReader()
+            while True:
+                chunk = await reader.read()
+                if chunk.done:
+                    break
+                data = bytes(chunk.value.to_bytes())
+                total += len(data)
+                if total > limit:
+                    await reader.cancel()
+                    raise BodyTooLarge(limit)
+                chunks.append(data)
+        self._body = b"".join(chunks)
+        return self._body
 
 
 # Looked up once: each attribute read on `js` is a crossing into JavaScript.
@@ -215,10 +298,16 @@ def _init(status: int, headers: Mapping[str, str]) -> Any:
     known = _INITS.get(key) if shared else None
     if known is not None and known[0] is headers:
         return known[1]
-    init = to_js(
-        {"status": status, "headers": list(headers.items())},
-        dict_converter=_OBJECT_FROM_ENTRIES,
-    )
+    # One pair per value: a repeated Set-Cookie is appended once per cookie; a pair
+    # the platform would reject is left out (and logged) rather than failing here.
+    pairs = [[name, value] for name, value in header_pairs(headers)]
+    fields: dict[str, Any] = {"status": status, "headers": pairs}
+    if headers.get("content-encoding", "identity").strip().lower() != "identity":
+        # The app's body is already encoded (GZipMiddleware): the runtime must send it
+        # as it is, not encode it again for the Content-Encoding it names (the
+        # platform's default, "automatic", expects an unencoded body).
+        fields["encodeBody"] = "manual"
+    init = to_js(fields, dict_converter=_OBJECT_FROM_ENTRIES)
     if shared:
         if len(_INITS) >= MAX_INITS:
             _INITS.clear()
@@ -237,3 +326,20 @@ def to_js_response(response: Response) -> Any:
     # copy (Response copies it again), never a view of Python memory that could move.
     body = to_js(response.body) if response.body else None
     return _JS_RESPONSE.new(body, init)
+
+
+def internal_error() -> Any:
+    """The project's own 500, for a failure the handler could not answer."""
+    return _JS_RESPONSE.new(
+        "Internal Server Error",
+        to_js(
+            {
+                "status": 500,
+                "headers": [
+                    ["content-type", "text/plain; charset=utf-8"],
+                    ["cache-control", DYNAMIC_CACHE_CONTROL],
+                ],
+            },
+            dict_converter=_OBJECT_FROM_ENTRIES,
+        ),
+    )

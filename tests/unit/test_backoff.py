@@ -22,6 +22,16 @@ def test_calls_are_blocked_during_the_pause_and_free_after_it() -> None:
     assert not backoff.blocked(105.0)
 
 
+def test_until_tells_when_the_current_pause_ends() -> None:
+    backoff = Backoff(first=5.0, cap=60.0)
+    assert backoff.until == float("-inf")
+    backoff.failed(100.0)
+    backoff.failed(101.0)
+    assert backoff.until == 111.0
+    backoff.succeeded()
+    assert backoff.until == float("-inf")
+
+
 def test_a_success_clears_the_pause_and_the_doubling() -> None:
     backoff = Backoff(first=5.0, cap=60.0)
     backoff.failed(100.0)

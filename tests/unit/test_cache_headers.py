@@ -23,6 +23,11 @@ from seeding.schema import MAX_TAG_LENGTH, MAX_TAGS
         ({}, "s-maxage=5, stale-while-revalidate=5", CachePolicy(5, 10)),
         ({"cache-control": "public"}, "s-maxage=5", CachePolicy(5)),  # no lifetime: default
         ({"cache-control": "s-maxage=abc"}, None, CachePolicy()),
+        # RFC 9111 delta-seconds are digits only: what int() would also take is no lifetime.
+        ({"cache-control": "max-age=+5"}, None, CachePolicy()),
+        ({"cache-control": "max-age=1_000"}, None, CachePolicy()),
+        ({"cache-control": "max-age=-1"}, None, CachePolicy()),
+        ({"cache-control": "max-age=\u0661"}, None, CachePolicy()),  # an Arabic-Indic 1
     ],
 )
 def test_lifetimes_come_from_the_answer_else_the_default(
@@ -58,3 +63,7 @@ def test_tags_are_trimmed_deduplicated_and_held_to_the_limits() -> None:
     assert cache_tags("x" * (MAX_TAG_LENGTH + 1) + ", ok") == ("ok",)
     many = ", ".join(f"t{n}" for n in range(MAX_TAGS + 10))
     assert len(cache_tags(many)) == MAX_TAGS
+
+
+def test_tags_the_tag_rules_refuse_are_dropped_as_the_revalidation_endpoint_refuses_them() -> None:
+    assert cache_tags("ok, bad\x7f, caf\u00e9") == ("ok", "caf\u00e9")

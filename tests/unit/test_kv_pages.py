@@ -3,18 +3,26 @@ a KV binding can show (errors, 429, timeouts, oversize and undecodable values)."
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import math
+import sys
+from pathlib import Path
 
 import pytest
 
 from seeding.primitives.cache import CacheEntry
 from seeding.routes import MAX_ROUTE_LENGTH, Variant
+from seeding.schema import MAX_CLOCK_SKEW_SECONDS, MAX_TAGS
 from seeding.shared.kv_pages import (
     KV_MAX_KEY_BYTES,
+    KV_MAX_TTL_SECONDS,
     KV_MAX_VALUE_BYTES,
     PageStore,
+    code_identity,
     decode_entry,
+    deploy_identity,
     encode_entry,
     page_key,
 )
@@ -106,7 +114,7 @@ def test_the_value_is_a_versioned_header_then_the_raw_body() -> None:
         "tags": ["posts", "post:hello"],
         "bodyLength": len(entry.body),
     }
-    assert decode_entry(value) == entry
+    assert decode_entry(value, NOW) == entry
 
 
 async def test_the_ttl_is_the_time_left_until_the_page_expires(
@@ -124,11 +132,30 @@ async def test_the_ttl_is_never_below_kvs_minimum_of_60_seconds(
 
 
 @pytest.mark.parametrize("never", [{"expire": None}, {"revalidate": None}])
-async def test_a_page_that_never_expires_is_written_without_a_ttl(
+async def test_a_page_that_never_expires_leaves_kv_after_the_longest_ttl(
     store: PageStore, kv: FakeKV, never: dict[str, object]
 ) -> None:
     await store.write(BUILD, Variant.HTML, "/a", page(**never), NOW)
-    assert kv.ttls[page_key(BUILD, Variant.HTML, "/a")] is None
+    assert kv.ttls[page_key(BUILD, Variant.HTML, "/a")] == KV_MAX_TTL_SECONDS
+
+
+async def test_no_ttl_is_longer_than_the_longest(store: PageStore, kv: FakeKV) -> None:
+    await store.write(BUILD, Variant.HTML, "/a", page(expire=10 * KV_MAX_TTL_SECONDS), NOW)
+    assert kv.ttls[page_key(BUILD, Variant.HTML, "/a")] == KV_MAX_TTL_SECONDS
+
+
+def test_the_deploy_identity_names_the_build_and_the_worker_version() -> None:
+    assert deploy_identity(BUILD, "0a1b-2c") == f"{BUILD}@0a1b-2c"
+    assert deploy_identity(None, "0a1b-2c") == "-@0a1b-2c"
+    assert deploy_identity(None, "v1") != deploy_identity(None, "v2")
+    assert deploy_identity(BUILD, "v1") != deploy_identity(BUILD, "v2")
+
+
+@pytest.mark.parametrize("version", ["a/b", "x" * 65, "", "caf\u00e9", "a b"])
+def test_a_version_id_that_could_break_a_key_is_replaced_by_its_hash(version: str) -> None:
+    identity = deploy_identity(BUILD, version)
+    assert "/" not in identity and " " not in identity and identity.isascii()
+    assert len(identity) <= len(BUILD) + 1 + 64
 
 
 async def test_an_already_expired_page_is_not_written(store: PageStore, kv: FakeKV) -> None:
@@ -199,7 +226,10 @@ async def test_a_read_that_does_not_answer_in_time_answers_absent(
 
 
 def _with_header(header: dict[str, object], body: bytes = b"abc") -> bytes:
-    raw = json.dumps(header).encode()
+    return _with_raw_header(json.dumps(header).encode(), body)
+
+
+def _with_raw_header(raw: bytes, body: bytes = b"abc") -> bytes:
     return b"PAGE\x01" + len(raw).to_bytes(4, "big") + raw + body
 
 
@@ -229,6 +259,45 @@ BAD_VALUES = {
     "generatedAt missing": _with_header(
         {k: v for k, v in GOOD_HEADER.items() if k != "generatedAt"}
     ),
+    # Untrusted values: what a writer other than this code could leave in the namespace.
+    "generatedAt NaN": _with_header({**GOOD_HEADER, "generatedAt": math.nan}),
+    "generatedAt Infinity": _with_header({**GOOD_HEADER, "generatedAt": math.inf}),
+    "generatedAt past float range": _with_raw_header(
+        json.dumps(GOOD_HEADER).replace(f'"generatedAt": {NOW}', '"generatedAt": 1e400').encode()
+    ),
+    "generatedAt far in the future": _with_header(
+        {**GOOD_HEADER, "generatedAt": NOW + MAX_CLOCK_SKEW_SECONDS + 1}
+    ),
+    "generatedAt negative": _with_header({**GOOD_HEADER, "generatedAt": -1}),
+    "revalidate negative": _with_header({**GOOD_HEADER, "revalidate": -60}),
+    "expire negative": _with_header({**GOOD_HEADER, "revalidate": 60, "expire": -1}),
+    "revalidate a float": _with_header({**GOOD_HEADER, "revalidate": 1.5}),
+    "a Set-Cookie header": _with_header({**GOOD_HEADER, "headers": {"set-cookie": "s=alice"}}),
+    "a Set-Cookie header in capitals": _with_header(
+        {**GOOD_HEADER, "headers": {"Set-Cookie": "s=alice"}}
+    ),
+    "a private page": _with_header({**GOOD_HEADER, "headers": {"cache-control": "private"}}),
+    "a no-store page": _with_header(
+        {**GOOD_HEADER, "headers": {"cache-control": "public, no-store"}}
+    ),
+    "a hop-by-hop header": _with_header(
+        {**GOOD_HEADER, "headers": {"transfer-encoding": "chunked"}}
+    ),
+    "a content-length header": _with_header({**GOOD_HEADER, "headers": {"content-length": "9"}}),
+    "CR LF in a header value": _with_header(
+        {**GOOD_HEADER, "headers": {"x-a": "1\r\nset-cookie: s=1"}}
+    ),
+    "NUL in a header value": _with_header({**GOOD_HEADER, "headers": {"x-a": "1\x00"}}),
+    "a non-byte character in a header value": _with_header(
+        {**GOOD_HEADER, "headers": {"x-a": "\u2603"}}
+    ),
+    "a header name with a space": _with_header({**GOOD_HEADER, "headers": {"x a": "1"}}),
+    "an empty tag": _with_header({**GOOD_HEADER, "tags": [""]}),
+    "too many tags": _with_header({**GOOD_HEADER, "tags": [f"t{n}" for n in range(MAX_TAGS + 1)]}),
+    "a status the platform cannot answer with": _with_header({**GOOD_HEADER, "status": 101}),
+    "a field given twice": _with_raw_header(
+        json.dumps(GOOD_HEADER).replace('"status": 200', '"status": 200, "status": 200').encode()
+    ),
 }
 
 
@@ -242,8 +311,28 @@ async def test_a_value_that_does_not_decode_reads_as_absent_and_is_logged(
     assert store.stats.read_errors == 1 and "ignored" in caplog.text
 
 
+async def test_invalid_values_are_logged_once_per_interval_and_never_served(
+    kv: FakeKV, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = PageStore(kv, log_interval=60.0)
+    kv.values[page_key(BUILD, Variant.HTML, "/a")] = BAD_VALUES["generatedAt NaN"]
+    kv.values[page_key(BUILD, Variant.HTML, "/b")] = BAD_VALUES["a Set-Cookie header"]
+    with caplog.at_level(logging.WARNING, logger="seeding"):
+        assert await store.read(BUILD, Variant.HTML, "/a", NOW) is None
+        assert await store.read(BUILD, Variant.HTML, "/b", NOW + 1) is None
+        assert await store.read(BUILD, Variant.HTML, "/b", NOW + 61) is None
+    lines = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert len(lines) == 2 and "NaN" in lines[0] and "set-cookie" in lines[1]
+    assert store.stats.read_errors == 3 and store.stats.hits == 0
+
+
+def test_a_page_made_a_little_ahead_of_the_readers_clock_is_accepted() -> None:
+    ahead = _with_header({**GOOD_HEADER, "generatedAt": NOW + MAX_CLOCK_SKEW_SECONDS / 2})
+    assert decode_entry(ahead, NOW).generated_at == NOW + MAX_CLOCK_SKEW_SECONDS / 2
+
+
 def test_the_well_formed_value_those_bad_ones_are_made_from_decodes() -> None:
-    assert decode_entry(_with_header(GOOD_HEADER)).body == b"abc"
+    assert decode_entry(_with_header(GOOD_HEADER), NOW).body == b"abc"
 
 
 async def test_a_binding_that_answers_text_instead_of_bytes_reads_as_absent(
@@ -251,3 +340,20 @@ async def test_a_binding_that_answers_text_instead_of_bytes_reads_as_absent(
 ) -> None:
     kv.values[page_key(BUILD, Variant.HTML, "/a")] = encode_entry(page()).decode("latin-1")  # type: ignore[assignment]
     assert await store.read(BUILD, Variant.HTML, "/a", NOW) is None
+
+
+def test_the_code_hash_is_stable_and_changes_with_any_loaded_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = code_identity()
+    assert first == code_identity() and first.startswith("code-")
+    module = tmp_path / "site_module_for_the_hash.py"
+    module.write_text("PAGE = 'v1'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("site_module_for_the_hash")
+    try:
+        with_module = code_identity()
+        module.write_text("PAGE = 'v2'\n")
+        assert len({first, with_module, code_identity()}) == 3
+    finally:
+        sys.modules.pop("site_module_for_the_hash", None)

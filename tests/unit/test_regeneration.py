@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from seeding.primitives.regenerator import Regenerator
+from seeding.primitives.regenerator import MAX_PAUSED_KEYS, Regenerator
 from tests.unit.fakes import FakeClock
 
 
@@ -91,5 +91,38 @@ async def test_deferring_to_another_isolate_pauses_briefly() -> None:
     assert regen.claim("k", someone_else_has_it) is None
     clock.advance(1.0)
     job = regen.claim("k", someone_else_has_it)
+    assert job is not None
+    await job
+
+
+async def test_a_key_left_alone_for_a_ceiling_after_its_pause_starts_its_back_off_over() -> None:
+    clock = FakeClock()
+    regen = regenerator(clock)  # 2 s doubling to 8 s
+
+    async def broken() -> bool:
+        raise RuntimeError("renderer down")
+
+    await regen.claim("k", broken)  # 2 s
+    clock.advance(2)
+    await regen.claim("k", broken)  # 4 s: the doubling goes on within the ceiling
+    clock.advance(4 + 8)  # the pause, then a ceiling of quiet
+    await regen.claim("k", broken)  # starts over: 2 s, not 8 s
+    clock.advance(2)
+    job = regen.claim("k", broken)
+    assert job is not None
+    await job
+
+
+async def test_many_failing_keys_are_remembered_within_a_bound() -> None:
+    clock = FakeClock()
+    regen = Regenerator(clock, first_backoff=60.0, max_backoff=60.0)
+
+    async def broken() -> bool:
+        raise RuntimeError("renderer down")
+
+    for i in range(MAX_PAUSED_KEYS + 10):
+        await regen.claim(f"k{i}", broken)
+    assert regen.claim(f"k{MAX_PAUSED_KEYS + 9}", broken) is None  # the newest still waits
+    job = regen.claim("k0", broken)  # the oldest was forgotten: it may try again
     assert job is not None
     await job

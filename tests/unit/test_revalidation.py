@@ -9,18 +9,19 @@ from typing import Any
 import pytest
 
 from seeding.config import SiteConfig
+from seeding.http import BodyTooLarge
 from seeding.primitives.cache import CacheEntry
 from seeding.revalidation import (
     MAX_BODY_BYTES,
     MAX_PATHS,
-    MAX_TAG_LENGTH,
-    MAX_TAGS,
     RevalidationAnswer,
     RevalidationRequest,
     check_revalidation,
     handle_revalidation,
+    refuse_on_headers,
 )
 from seeding.routes import MAX_ROUTE_LENGTH
+from seeding.schema import MAX_TAG_LENGTH, MAX_TAGS
 from seeding.shared.tag_clock import RevalidationMode, TagClock, Verdict
 from tests.unit.fakes_shared import SqliteD1
 
@@ -136,7 +137,6 @@ def test_the_mode_defaults_to_stale_and_may_be_expire() -> None:
 
 
 LIMITS = {
-    "body size": (b" " * (MAX_BODY_BYTES + 1), f"limit of {MAX_BODY_BYTES}"),
     "tag count": (body(tags=[f"t{i}" for i in range(MAX_TAGS + 1)]), f"limit of {MAX_TAGS}"),
     "tag length": (body(tags=["t" * (MAX_TAG_LENGTH + 1)]), f"1 to {MAX_TAG_LENGTH}"),
     "empty tag": (body(tags=[""]), f"1 to {MAX_TAG_LENGTH}"),
@@ -165,6 +165,56 @@ async def test_a_body_that_breaks_a_limit_is_refused_naming_it(payload: bytes, n
     answer = await handle_revalidation("POST", AUTH, payload, SECRET, recorder)
     assert answer.status == 400 and names in error_of(answer)
     assert recorder.applied == []
+
+
+async def test_a_body_over_the_limit_is_refused_as_too_large() -> None:
+    recorder = Recorder()
+    payload = b" " * (MAX_BODY_BYTES + 1)
+    answer = await handle_revalidation("POST", AUTH, payload, SECRET, recorder)
+    assert answer.status == 413 and f"limit of {MAX_BODY_BYTES}" in error_of(answer)
+    assert recorder.applied == []
+
+
+class BodyReaderSpy:
+    """A request body read on demand, as the Worker hands it over."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.limits: list[int] = []
+
+    async def __call__(self, limit: int) -> bytes:
+        self.limits.append(limit)
+        if len(self.payload) > limit:
+            raise BodyTooLarge(limit)
+        return self.payload
+
+
+@pytest.mark.parametrize(
+    "method, headers, status",
+    [
+        ("POST", {"authorization": "Bearer wrong-secret"}, 401),
+        ("POST", {}, 401),
+        ("PUT", AUTH, 405),
+        ("POST", {**AUTH, "content-length": str(MAX_BODY_BYTES + 1)}, 413),
+    ],
+)
+async def test_a_request_is_refused_on_its_headers_before_its_body_is_read(
+    method: str, headers: dict[str, str], status: int
+) -> None:
+    reader, recorder = BodyReaderSpy(body(tags=["a"])), Recorder()
+    answer = await handle_revalidation(method, headers, reader, SECRET, recorder)
+    assert answer.status == status and reader.limits == [] and recorder.applied == []
+    assert refuse_on_headers(method, headers, SECRET) == answer
+
+
+async def test_an_accepted_request_reads_its_body_no_further_than_the_limit() -> None:
+    reader, recorder = BodyReaderSpy(body(tags=["a"])), Recorder()
+    answer = await handle_revalidation("POST", AUTH, reader, SECRET, recorder)
+    assert answer.status == 200 and reader.limits == [MAX_BODY_BYTES]
+    assert refuse_on_headers("POST", AUTH, SECRET) is None
+    endless = BodyReaderSpy(b" " * (MAX_BODY_BYTES + 1))  # no Content-Length: chunked
+    refused = await handle_revalidation("POST", AUTH, endless, SECRET, recorder)
+    assert refused.status == 413 and len(recorder.applied) == 1
 
 
 def test_a_body_at_the_limits_is_accepted() -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from seeding.front import Revalidation
+from seeding.primitives.cache import CacheEntry
 from seeding.routes import Variant
-from seeding.shared.kv_pages import PageStore, page_key
+from seeding.shared.kv_pages import PageStore, encode_entry, page_key
 from seeding.shared.regen_lease import RegenerationLease
 from seeding.shared.tag_clock import TagClock
 from seeding.shared.tier import SharedTier
@@ -118,8 +120,8 @@ async def test_a_memory_hit_touches_neither_kv_nor_d1(deployment: Deployment) ->
     deployment.clock.advance(MAX_AGE)
     hit = await a.request("/blog/first", drain=False)
     assert hit.headers["x-cache-status"] == "HIT"
-    # A snapshot older than the bound is refreshed before the hit is judged: one query.
-    assert deployment.d1_queries() == d1_calls + 1
+    assert deployment.d1_queries() == d1_calls  # the refresh is not on the request path
+    assert len(a.wait_until.pending) == 1
     await a.wait_until.drain()
     assert deployment.d1_queries() == d1_calls + 1  # one query per interval
 
@@ -302,3 +304,29 @@ async def test_a_kv_that_never_answers_delays_a_request_by_its_timeout_only(
     response = await asyncio.wait_for(a.request("/blog/late", drain=False), 5)
     assert response.status == 200 and response.headers["x-cache-status"] == "MISS"
     await asyncio.wait_for(a.wait_until.drain(), 5)  # the write gives up too
+
+
+@pytest.mark.parametrize("generated_at", [math.nan, math.inf, 4_000_000_000.0])
+async def test_a_kv_page_with_an_impossible_time_is_never_served_even_after_an_expire(
+    deployment: Deployment, generated_at: float
+) -> None:
+    a = deployment.isolate("a")
+    build_id = deployment.deploy.identity().build_id
+    planted = CacheEntry(
+        body=b"<p>planted</p>",
+        status=200,
+        headers={"content-type": "text/html"},
+        generated_at=generated_at,
+        revalidate=60,
+        expire=3600,
+        tags=("post:first",),
+    )
+    deployment.kv.values[page_key(build_id, Variant.HTML, "/blog/first")] = encode_entry(planted)
+    answer = await revalidate(
+        a, {"paths": ["/blog/first"], "tags": ["post:first"], "mode": "expire"}
+    )
+    assert answer.status == 200
+    for isolate in (a, deployment.isolate("b")):
+        response = await isolate.request("/blog/first")
+        assert b"planted" not in response.body
+        assert response.status == 200

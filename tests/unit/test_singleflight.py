@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from seeding.primitives.singleflight import SingleFlight
+from seeding.primitives.singleflight import SingleFlight, poll_until
 
 
 async def test_concurrent_callers_share_one_call() -> None:
@@ -86,3 +86,22 @@ async def test_a_waiter_gives_up_after_max_wait_with_the_fallback() -> None:
     assert await flight.run("k", stuck, "fallback") == "fallback"
     release.set()
     assert await leader == "finally"
+
+
+async def test_poll_until_answers_true_once_the_flag_is_set() -> None:
+    flag = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.01, flag.set)
+    assert await poll_until(flag.is_set, max_wait=1.0)
+
+
+async def test_poll_until_gives_up_after_about_max_wait() -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    assert not await poll_until(lambda: False, max_wait=0.05)
+    assert 0.05 <= loop.time() - start < 0.5
+
+
+async def test_poll_until_a_flag_already_set_does_not_wait() -> None:
+    waiting = poll_until(lambda: True, max_wait=1.0)
+    with pytest.raises(StopIteration):
+        waiting.send(None)

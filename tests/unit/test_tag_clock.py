@@ -135,7 +135,7 @@ async def test_concurrent_requests_claim_one_refresh(clock: TagClock) -> None:
         if claimed is not None:
             wait_until(claimed)
     assert len(wait_until.pending) == 1
-    assert not clock.refresh_due(NOW + 10)  # still running
+    assert not clock.refresh_due(NOW + 0.01)  # still running
     await wait_until.drain()
     assert clock.loaded and clock.refresh_due(NOW + 10)
 
@@ -291,3 +291,25 @@ async def test_an_answer_that_does_not_move_the_cursor_ends_the_refresh() -> Non
     await refresh(clock, NOW)
     await refresh(clock, NOW + 5)
     assert clock.stats.queries == 3 and clock.loaded
+
+
+async def test_a_refresh_claimed_too_long_ago_for_the_bound_is_not_joined(db: SqliteD1) -> None:
+    clock = TagClock(db, max_age=0.5, timeout=2.0)  # bound 1 s, below two timeouts
+    claimed = clock.claim_refresh(NOW)
+    assert claimed is not None
+    await clock.refreshed(NOW + 1.5)  # that one has not run: refresh here instead
+    assert clock.loaded and clock.age(NOW + 1.5) == 0.0
+    await claimed  # the late one still runs, harmlessly
+    assert clock.age(NOW + 1.5) == 0.0
+
+
+async def test_awaiting_a_refresh_during_a_back_off_returns_at_once(db: SqliteD1) -> None:
+    clock = TagClock(db, max_age=5.0, timeout=0.05, first_backoff=10.0)
+    db.error = RuntimeError("D1 down")
+    await clock.refreshed(NOW)
+    calls = len(db.calls)
+    await clock.refreshed(NOW + 9)
+    assert len(db.calls) == calls and not clock.loaded
+    db.error = None
+    await clock.refreshed(NOW + 10)
+    assert clock.loaded and clock.age(NOW + 10) == 0.0

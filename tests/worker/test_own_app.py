@@ -11,15 +11,20 @@ mode. Local runtime only.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import signal
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from runtime.build_leftovers import no_build_leftovers
+from runtime.build_leftovers import build_outputs
 from runtime.local_runtime import LocalRuntimeProcess
 from runtime.vendor import vendor_project
 from tests.worker.conftest import ROOT, TARGET, WorkerClient
@@ -95,11 +100,13 @@ def own_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         [".venv/bin/seeding-prerender", "--site"],
         [".venv/bin/seeding-copy", "build"],
     ]
-    # pip builds this checkout in place: what it leaves here would be uploaded with its Worker.
-    with no_build_leftovers([ROOT]):
-        for command in commands:
-            result = subprocess.run(command, cwd=project, capture_output=True, text=True)
-            assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
+    # pip builds this checkout: nothing may be left in it (a Worker deployed from the
+    # checkout would upload it), and nothing cleans up after the README's own steps.
+    before = build_outputs(ROOT)
+    for command in commands:
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
+    assert build_outputs(ROOT) == before, "pip install of the checkout left files in it"
     vendor_project(project, log=lambda line: None)  # pywrangler sync's stand-in
     return project
 
@@ -154,3 +161,83 @@ def test_a_no_store_page_is_rendered_for_every_request_and_receives_the_query(
 
 def test_the_private_prerender_files_answer_404(own_worker: WorkerClient) -> None:
     assert own_worker.get("/__prerender/packs/0.bin").status == 404
+
+
+# --- scripts/dev.sh --project with a route that fails to prerender ---------------------------
+
+NEEDS_ENV_SITE = """
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from my_app import app
+from seeding.asgi import AsgiSite
+
+
+async def needs_env(request):
+    # The build renders without the Worker's env: this page can only render at run time.
+    if "env" not in request.scope:
+        raise RuntimeError("this page needs the Worker's env")
+    return HTMLResponse("<p>rendered at run time</p>")
+
+
+app.router.routes.append(Route("/needs-env", needs_env))
+SITE = AsgiSite(app, prerender=["/", "/needs-env"])
+"""
+
+
+@pytest.fixture(scope="module")
+def failing_project(own_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's project, with a prerender route that fails at build time."""
+    project = tmp_path_factory.mktemp("failing") / "my-site"
+    shutil.copytree(
+        own_project,
+        project,
+        ignore=shutil.ignore_patterns(".venv", "python_modules", "build", "__prerender*"),
+    )
+    (project / "src" / "my_site.py").write_text(NEEDS_ENV_SITE)
+    return project
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_dev_sh_stops_on_failed_routes_unless_allowed_then_renders_them_at_run_time(
+    failing_project: Path, tmp_path: Path
+) -> None:
+    dev = ["bash", str(ROOT / "scripts" / "dev.sh"), "--project", str(failing_project)]
+    refused = subprocess.run(
+        [*dev, "--no-watch", "--port", str(free_port())], capture_output=True, text=True
+    )
+    assert refused.returncode == 1, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert "--allow-failed-routes" in refused.stderr
+
+    port = free_port()
+    log = tmp_path / "dev.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [*dev, "--allow-failed-routes", "--no-watch", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        client = WorkerClient(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 300
+        page = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                page = client.get("/needs-env", timeout=60)
+                break
+            except OSError:
+                time.sleep(1)
+        output = log.read_text()
+        assert page is not None, output[-3000:]
+        assert page.status == 200 and page.text == "<p>rendered at run time</p>"
+        assert client.get("/").headers["x-cache-status"] == "HIT"  # the rest was built
+        assert "/needs-env: " in output and "this page needs the Worker's env" in output
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

@@ -17,7 +17,7 @@ from seeding.flow.policy import (
     NEXTJS_CACHE_HEADER,
     if_none_match_hits,
 )
-from seeding.http import Request, Response, text_response
+from seeding.http import BodyTooLarge, Request, Response, text_response
 from seeding.primitives.cache import CacheEntry, etag_for
 from seeding.rendering import RenderResult
 from seeding.routes import RouteTarget, canonical_path
@@ -74,9 +74,12 @@ def internal_error() -> Response:
 
 
 async def guarded(request: Request, answer: Callable[[], Awaitable[Response]]) -> Response:
-    """`answer()`, or the project's own 500 (logged with its traceback) if it raises."""
+    """`answer()`; a 413 for a request body over its limit; the project's own 500
+    (logged with its traceback) for anything else that raises."""
     try:
         return await answer()
+    except BodyTooLarge as exc:
+        return text_response(413, str(exc), {"cache-control": DYNAMIC_CACHE_CONTROL})
     except Exception:
         log.exception("error while handling %s %s", request.method, request.path)
         return internal_error()

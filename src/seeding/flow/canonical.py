@@ -84,11 +84,12 @@ def canonical_request(
     )
 
 
-def client_render_request(
+async def client_render_request(
     request: Request, route: str, variant: Variant, now: float, *, env: Any
 ) -> RenderRequest:
     """The client's own request, for an answer that is never stored. GET and HEAD
-    render as GET (the flow drops the body of a HEAD answer)."""
+    render as GET (the flow drops the body of a HEAD answer). The body is read within
+    its limit (`Request.read_body`: BodyTooLarge past it)."""
     method = request.method.upper()
     passthrough = method not in CACHED_METHODS
     return RenderRequest(
@@ -98,6 +99,6 @@ def client_render_request(
         method=method if passthrough else "GET",
         headers=request.headers,
         query=request.query,
-        body=request.body if passthrough else b"",
+        body=await request.read_body() if passthrough else b"",
         env=env,
     )

@@ -61,7 +61,8 @@ log = logging.getLogger("seeding")
 
 __all__ = ["CACHED_METHODS", "Bindings", "SiteHandler", "create_handler"]
 
-# Key prefix for pages rendered when the Worker has no prerendered build.
+# Key prefix for pages rendered when the Worker has no prerendered build and was given
+# no deploy identity (unit tests); the Worker always gives one (`deploy_id`).
 NO_BUILD = "-"
 MAX_RESOLVED_PATHS = 1024
 
@@ -89,13 +90,16 @@ class SiteHandler:
         shared: SharedTier | None = None,
         *,
         origin: str | None = None,
+        deploy_id: str | None = None,
     ) -> None:
         self.renderer = renderer
         self.config: SiteConfig = renderer.config
         self.cache = cache
         self.clock = clock
         self.build = build
-        self.build_id = build.build_id if build is not None else NO_BUILD
+        # What every key carries: the deploy's identity (`seeding.shared.kv_pages.
+        # deploy_identity`, given by the Worker), else the build's.
+        self.build_id = deploy_id or (build.build_id if build is not None else NO_BUILD)
         self.origin = origin
         self.shared = shared or SharedTier()
         self.store = PageStore(cache, clock)
@@ -250,7 +254,7 @@ class SiteHandler:
     ) -> RenderResult:
         """A render from the client's own request (never stored)."""
         return await self.renderer.render(
-            client_render_request(request, route, variant, self.clock(), env=bindings.env)
+            await client_render_request(request, route, variant, self.clock(), env=bindings.env)
         )
 
 
@@ -262,9 +266,18 @@ def create_handler(
     build: BuildIdentity | None,
     shared: SharedTier | None = None,
     origin: str | None = None,
+    deploy_id: str | None = None,
 ) -> SiteHandler:
     """A page flow with its own isolate-global state (one per isolate) for `build`,
     the deployed build's identity (None: nothing prerendered, every page renders),
     with the shared tier when KV or D1 is bound, rendering stored pages for `origin`
     (`SITE_ORIGIN`; None: the renderer's own)."""
-    return SiteHandler(renderer, MemoryCache(max_bytes), clock, build, shared, origin=origin)
+    return SiteHandler(
+        renderer,
+        MemoryCache(max_bytes),
+        clock,
+        build,
+        shared,
+        origin=origin,
+        deploy_id=deploy_id,
+    )

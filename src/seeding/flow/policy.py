@@ -4,7 +4,8 @@ and the headers a cached page is sent with (as Next.js sends them)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from http.cookies import CookieError, SimpleCookie
+
+from seeding.cookies import cookie_names
 
 ONE_YEAR = 31536000
 # How a response says where it came from, as Next.js says it: HIT, STALE or MISS.
@@ -35,19 +36,17 @@ def if_none_match_hits(header: str | None, etag: str) -> bool:
 
 def is_private_request(headers: Mapping[str, str], session_cookies: frozenset[str]) -> bool:
     """A request that carries credentials must neither read nor write the shared
-    cache: `Authorization`, or a session cookie."""
+    cache: `Authorization`, a session cookie or a `__Host-` / `__Secure-` one, found
+    whatever else the header holds (`seeding.cookies`), or a `Cookie` header that
+    cannot be read at all."""
     if "authorization" in headers:
         return True
-    cookie_header = headers.get("cookie")
-    if not cookie_header:
+    header = headers.get("cookie")
+    if header is None:
         return False
-    try:
-        cookies = SimpleCookie()
-        cookies.load(cookie_header)
-        names = set(cookies.keys())
-    except CookieError:
-        # Unparseable cookies: be safe, treat as private.
-        return True
+    names = cookie_names(header)
+    if names is None:
+        return True  # a header that cannot be read at all: be safe
     return bool(names & session_cookies) or any(
         n.startswith(("__Host-", "__Secure-")) for n in names
     )

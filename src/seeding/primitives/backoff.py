@@ -25,6 +25,11 @@ class Backoff:
         self._until = float("-inf")
         self.failures = 0  # consecutive
 
+    @property
+    def until(self) -> float:
+        """When the current pause ends (-inf: none)."""
+        return self._until
+
     def blocked(self, now: float) -> bool:
         """True while no call should be made."""
         return now < self._until

@@ -1,8 +1,10 @@
 """Background regeneration of stale pages, per isolate: at most one running per cache key;
-after a failure a back-off that doubles up to a ceiling, so a broken renderer is not
-hammered while the last good page keeps being served; and after a regeneration that
-deferred to another isolate (it did not win the shared lease), a short pause before this
-isolate asks again.
+after a failure a back-off (`seeding.primitives.backoff.Backoff`: doubling up to a
+ceiling), so a broken renderer is not hammered while the last good page keeps being
+served; and after a regeneration that deferred to another isolate (it did not win the
+shared lease), a short pause before this isolate asks again. A key's failures are
+forgotten after one ceiling without a try past its pause, and at most
+`MAX_PAUSED_KEYS` keys are remembered (`ExpiringMap`), so the state is bounded.
 
 `claim(key, work)` hands back the coroutine to give `ctx.waitUntil`, or None when one is
 running for the key or its pause has not passed. `work` returns True when it is done
@@ -16,9 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from seeding.primitives.backoff import Backoff
 from seeding.primitives.cache import shown_key
+from seeding.primitives.expiring import ExpiringMap
 
 log = logging.getLogger("seeding")
+
+# Keys remembered at once: failing or paused ones (the running ones are few).
+MAX_PAUSED_KEYS = 4096
 
 
 class Regenerator:
@@ -35,8 +42,10 @@ class Regenerator:
         self._max_backoff = max_backoff
         self._deferred_pause = deferred_pause
         self._running: set[str] = set()
-        self._failures: dict[str, int] = {}
-        self._not_before: dict[str, float] = {}
+        # A failing key's back-off, kept through its pause and one `max_backoff` more: a
+        # key that fails again within that doubles its pause, one quiet longer starts over.
+        self._backoffs: ExpiringMap[str, Backoff] = ExpiringMap(MAX_PAUSED_KEYS)
+        self._deferred: ExpiringMap[str, None] = ExpiringMap(MAX_PAUSED_KEYS)
         self.started = 0
         self.deferred = 0
 
@@ -46,7 +55,11 @@ class Regenerator:
     def claim(self, key: str, work: Callable[[], Awaitable[bool]]) -> Awaitable[None] | None:
         """A coroutine that regenerates `key`, for `ctx.waitUntil`; None when one is
         already running for `key` or its pause has not passed."""
-        if key in self._running or self._clock() < self._not_before.get(key, float("-inf")):
+        now = self._clock()
+        if key in self._running or self._deferred.contains(key, now):
+            return None
+        backoff = self._backoffs.get(key, now)
+        if backoff is not None and backoff.blocked(now):
             return None
         self._running.add(key)
         self.started += 1
@@ -56,10 +69,12 @@ class Regenerator:
         try:
             done = await work()
         except Exception as exc:
-            failures = self._failures.get(key, 0) + 1
-            self._failures[key] = failures
-            delay = min(self._max_backoff, self._first_backoff * 2 ** (failures - 1))
-            self._not_before[key] = self._clock() + delay
+            now = self._clock()
+            backoff = self._backoffs.get(key, now) or Backoff(
+                self._first_backoff, self._max_backoff
+            )
+            delay = backoff.failed(now)
+            self._backoffs.set(key, backoff, expires_at=backoff.until + self._max_backoff, now=now)
             log.error(
                 "seeding: regeneration of %s failed (%r); keeping the last good page, "
                 "next try in %.0f s",
@@ -68,11 +83,10 @@ class Regenerator:
                 delay,
             )
         else:
-            self._failures.pop(key, None)
-            if done:
-                self._not_before.pop(key, None)
-            else:
+            self._backoffs.discard(key)
+            if not done:
                 self.deferred += 1
-                self._not_before[key] = self._clock() + self._deferred_pause
+                now = self._clock()
+                self._deferred.set(key, None, expires_at=now + self._deferred_pause, now=now)
         finally:
             self._running.discard(key)

@@ -9,7 +9,7 @@ waiter fires in the waiter's own context.
 
 If the leader is cancelled, fails, or outlasts `max_wait`, the waiters get `fallback`
 instead of an exception: seeding is best effort and must never raise into another
-request.
+request. `poll_until` is that wait on its own, for a caller that keeps its own flag.
 """
 
 from __future__ import annotations
@@ -31,6 +31,20 @@ class _Call(Generic[V]):
     def __init__(self, fallback: V) -> None:
         self.done = False
         self.result = fallback
+
+
+async def poll_until(done: Callable[[], bool], max_wait: float) -> bool:
+    """Wait on this task's own timers until `done()` is true (True) or about `max_wait`
+    seconds have passed (False)."""
+    delay = FIRST_POLL_S
+    waited = 0.0
+    while not done():
+        if waited >= max_wait:
+            return False
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(MAX_POLL_S, delay * 1.5)
+    return True
 
 
 class SingleFlight(Generic[K, V]):
@@ -55,12 +69,6 @@ class SingleFlight(Generic[K, V]):
             del self._calls[key]
 
     async def _wait(self, call: _Call[V], fallback: V) -> V:
-        delay = FIRST_POLL_S
-        waited = 0.0
-        while not call.done:
-            if waited >= self._max_wait:
-                return fallback
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(MAX_POLL_S, delay * 1.5)
+        if not await poll_until(lambda: call.done, self._max_wait):
+            return fallback
         return call.result

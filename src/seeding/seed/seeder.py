@@ -23,10 +23,11 @@ Rules:
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+import math
 from collections.abc import Callable
 
 from seeding.primitives.cache import CacheEntry, MemoryCache, cache_key, shown_key
+from seeding.primitives.expiring import ExpiringMap
 from seeding.primitives.singleflight import SingleFlight
 from seeding.routes import Variant, asset_path
 from seeding.schema import RouteRecord, SchemaError
@@ -67,7 +68,9 @@ class Seeder:
             consequence="its routes render instead in this isolate",
             retry_interval=retry_interval,
         )
-        self._absent: OrderedDict[str, None] = OrderedDict()
+        self._clock = clock
+        # The build's packs never change, so an unlisted route stays unlisted: no expiry.
+        self._absent: ExpiringMap[str, None] = ExpiringMap(MAX_REMEMBERED_ABSENT)
         self.filtered = 0  # lookups the filter answered with no fetch
 
     @property
@@ -117,7 +120,7 @@ class Seeder:
         if not (build.filter.might_contain(digest) and build.holds_bucket(bucket)):
             self.filtered += 1
             return None
-        if route in self._absent:
+        if self._absent.contains(route, self._clock()):
             return None
         pack = await self._pack(fetcher, bucket, 0)
         if pack is None:
@@ -168,9 +171,7 @@ class Seeder:
         return await self._packs.load(fetcher, (bucket, part), path, parse)
 
     def _remember_absent(self, route: str) -> None:
-        self._absent[route] = None
-        if len(self._absent) > MAX_REMEMBERED_ABSENT:
-            self._absent.popitem(last=False)
+        self._absent.set(route, None, expires_at=math.inf, now=self._clock())
 
     def _entry(
         self, record: RouteRecord[PackedVariant], located: PackedVariant, pack: Pack

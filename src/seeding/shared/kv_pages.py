@@ -6,9 +6,12 @@ their `generated_at` and `tags`, and freshness is decided by the caller from tho
 the tag clock (`seeding.shared.tag_clock`), never from KV's own state. `read` hands back what
 was written, possibly stale or past its `expire`: the caller checks.
 
-Keys: `pages/v1/<build id>/<variant><route>` ("pages/v1/B/html/blog/a",
-"pages/v1/B/data/"). The build id keeps a deploy from ever reading another build's
-pages; the format version keeps a reader from decoding a value in a format it does not
+Keys: `pages/v1/<deploy id>/<variant><route>` ("pages/v1/B/html/blog/a",
+"pages/v1/B/data/"). The deploy id (`deploy_identity`) is the prerendered build's id
+and the Worker version's, so a deploy never reads another deploy's pages: not those of
+another build, and not those rendered by other code on the same build (a code change
+deployed without a rebuild), nor, without any build, those of the previous deploy.
+The format version keeps a reader from decoding a value in a format it does not
 know. A key over KV's 512 bytes names the route by its SHA-256 instead
 ("pages/v1/B/html#<hex>"; a route key always starts with "/", so the two forms never
 meet).
@@ -19,17 +22,22 @@ Value format v1 (`encode_entry` / `decode_entry`):
 
 The header is UTF-8 JSON: {"status": int, "headers": {str: str}, "generatedAt": number,
 "revalidate": int | null, "expire": int | null, "tags": [str], "bodyLength": int}; the
-body follows as raw bytes, so a page costs its own size plus ~200 bytes. A value that
-does not decode is treated as absent (and logged).
+body follows as raw bytes, so a page costs its own size plus ~200 bytes. A value is
+untrusted input: it is served only once `seeding.schema.Validator.page` accepts it
+(finite times, `generatedAt` not in the future, valid headers and no `Set-Cookie`,
+the body of its declared length). A value that fails is treated as absent, never
+served, and logged at most once per `log_interval`.
 
 Writes, per isolate: at most one per key per second (KV answers 429 beyond about one);
 a second write to a key within the second is dropped, not queued. That is safe: the
 dropped entry is at most a second newer, and an entry that KV keeps too long is judged
 by its own `generated_at` against the tag clock, so it is regenerated rather than served
-as fresh. The TTL is the entry's remaining life until `expire` (at least KV's 60 s; none
-when the entry never expires); an entry already expired, or a value over 25 MiB, is not
-written. `read` and `write` never raise: a failure, a timeout or a 429 is logged (at most
-once a minute per kind) and counted, and the caller goes on as if KV were empty.
+as fresh. The TTL is the entry's remaining life until `expire`, at least KV's 60 s and
+at most `KV_MAX_TTL_SECONDS` (also for an entry that never expires: keys change with
+each deploy, and the namespace must not keep every deploy's pages); an entry already
+expired, or a value over 25 MiB, is not written. `read` and `write` never raise: a
+failure, a timeout or a 429 is logged (at most once a minute per kind) and counted, and
+the caller goes on as if KV were empty.
 """
 
 from __future__ import annotations
@@ -38,13 +46,17 @@ import asyncio
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+import re
+import sys
+import sysconfig
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from seeding.primitives.backoff import LogThrottle
 from seeding.primitives.cache import CacheEntry
+from seeding.primitives.expiring import ExpiringMap
 from seeding.routes import Variant
+from seeding.schema import SchemaError, Validator, loads_json
 
 FORMAT_VERSION = 1
 KEY_PREFIX = f"pages/v{FORMAT_VERSION}/"
@@ -57,8 +69,15 @@ KV_MAX_VALUE_BYTES = 25 * 1024 * 1024
 KV_MIN_TTL_SECONDS = 60
 KV_WRITE_INTERVAL_SECONDS = 1.0
 
-# Past this many remembered write times, those older than the write interval are dropped.
-_WRITE_LOG_PRUNE_AT = 1024
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A page that never expires is still dropped from KV after this long: keys change with
+# every deploy, so without a TTL each deploy's pages would stay in the namespace for
+# good. Past it, the page is rendered once more (and written again) on its next miss.
+KV_MAX_TTL_SECONDS = 30 * 24 * 3600
+
+# Keys written within the last write interval, remembered at most this many at once (a key
+# evicted early may be written twice in an interval: KV answers 429, logged and dropped).
+_WRITE_LOG_SIZE = 4096
 
 
 class KeyValueNamespace(Protocol):
@@ -72,6 +91,35 @@ class KeyValueNamespace(Protocol):
 
 class ValueFormatError(ValueError):
     """A stored value that is not a v1 page."""
+
+
+def deploy_identity(build_id: str | None, version_id: str | None) -> str:
+    """The identity every page key of this deploy carries: `<build>@<version>`, with
+    "-" for no build. `version_id` is the Worker version's (the `version_metadata`
+    binding) or, without it, a hash of the code; one outside `[A-Za-z0-9._-]{1,64}` is
+    replaced by its hash, so a key never holds a separator it did not put there."""
+    version = version_id or "-"
+    if not _SAFE_ID.fullmatch(version):
+        version = _sha256(version)[:32]
+    return f"{build_id or '-'}@{version}"
+
+
+def code_identity() -> str:
+    """A hash of the Python code this isolate has loaded (every module's source, by
+    name, but the standard library's): the same upload gives the same hash, a change to
+    any module of the site, the package or a vendored dependency another one."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    digest = hashlib.sha256()
+    for name in sorted(sys.modules):
+        path = getattr(sys.modules[name], "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py") or path.startswith(stdlib):
+            continue
+        try:
+            with open(path, "rb") as source:
+                digest.update(name.encode() + b"\0" + source.read() + b"\0")
+        except OSError:
+            digest.update(name.encode() + b"\0?\0")
+    return "code-" + digest.hexdigest()[:32]
 
 
 def page_key(build_id: str, variant: Variant, route: str) -> str:
@@ -101,8 +149,10 @@ def encode_entry(entry: CacheEntry) -> bytes:
     return b"".join((prefix, header_bytes, entry.body))
 
 
-def decode_entry(value: bytes) -> CacheEntry:
-    """The entry a v1 value holds; `ValueFormatError` saying what is wrong otherwise."""
+def decode_entry(value: bytes, now: float) -> CacheEntry:
+    """The entry a v1 value holds, read at `now`, once `seeding.schema.Validator.page`
+    has found nothing in it that a stored page may not hold; `ValueFormatError`
+    saying what is wrong otherwise."""
     if len(value) < _HEADER_AT or not value.startswith(MAGIC):
         raise ValueFormatError("not a page value (no PAGE marker)")
     version = value[len(MAGIC)]
@@ -113,44 +163,23 @@ def decode_entry(value: bytes) -> CacheEntry:
     if body_at > len(value):
         raise ValueFormatError(f"header length {header_length} runs past the value's end")
     try:
-        header = json.loads(value[_HEADER_AT:body_at].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValueFormatError(f"header is not UTF-8 JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise ValueFormatError("header is not a JSON object")
-    body = value[body_at:]
-    if _field(header, "bodyLength", int) != len(body):
-        raise ValueFormatError(f"bodyLength {header['bodyLength']} but {len(body)} body bytes")
-    headers = _field(header, "headers", dict)
-    tags = _field(header, "tags", list)
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-        raise ValueFormatError("headers must map strings to strings")
-    if not all(isinstance(tag, str) for tag in tags):
-        raise ValueFormatError("tags must be strings")
-    status = _field(header, "status", int)
-    if not 100 <= status <= 599:
-        raise ValueFormatError(f"status {status} is not an HTTP status")
-    generated_at = header.get("generatedAt")
-    if isinstance(generated_at, bool) or not isinstance(generated_at, int | float):
-        raise ValueFormatError("generatedAt must be a number")
-    return CacheEntry(
-        body=body,
-        status=status,
-        headers=headers,
-        generated_at=float(generated_at),
-        revalidate=_field(header, "revalidate", int, optional=True),
-        expire=_field(header, "expire", int, optional=True),
-        tags=tuple(tags),
-    )
+        header = loads_json(value[_HEADER_AT:body_at])
+    except (ValueError, RecursionError) as exc:
+        raise ValueFormatError(f"header is not strict UTF-8 JSON ({exc})") from None
+    try:
+        return Validator("KV page value", fix="").page(header, value[body_at:], now)
+    except SchemaError as exc:
+        raise ValueFormatError(str(exc)) from None
 
 
-def kv_ttl(entry: CacheEntry, now: float) -> int | None:
+def kv_ttl(entry: CacheEntry, now: float) -> int:
     """Seconds KV should keep `entry` written at `now`: its remaining life until
-    `expire`, at least KV's minimum; None when it never expires."""
+    `expire`, at least KV's minimum and at most `KV_MAX_TTL_SECONDS` (also the TTL of
+    a page that never expires)."""
     if entry.revalidate is None or entry.expire is None:
-        return None
+        return KV_MAX_TTL_SECONDS
     remaining = entry.generated_at + entry.expire - now
-    return max(KV_MIN_TTL_SECONDS, math.ceil(remaining))
+    return min(KV_MAX_TTL_SECONDS, max(KV_MIN_TTL_SECONDS, math.ceil(remaining)))
 
 
 @dataclass
@@ -176,7 +205,7 @@ class PageStore:
         self._kv = kv
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
-        self._last_write: dict[str, float] = {}
+        self._last_write: ExpiringMap[str, None] = ExpiringMap(_WRITE_LOG_SIZE)
         self._logs = LogThrottle(log_interval)
         self.stats = PageStoreStats()
 
@@ -198,7 +227,7 @@ class PageStore:
         try:
             if not isinstance(value, bytes | bytearray | memoryview):
                 raise ValueFormatError(f"the binding answered {type(value).__name__}, not bytes")
-            entry = decode_entry(bytes(value))
+            entry = decode_entry(bytes(value), now)
         except ValueFormatError as exc:
             self.stats.read_errors += 1
             self._logs.warning("kv value", now, f"KV value of {key!r} ignored: {exc}")
@@ -216,7 +245,7 @@ class PageStore:
         if entry.is_expired(now):
             self.stats.dropped += 1
             return False
-        if now - self._last_write.get(key, float("-inf")) < KV_WRITE_INTERVAL_SECONDS:
+        if self._last_write.contains(key, now):
             self.stats.dropped += 1
             return False
         value = encode_entry(entry)
@@ -242,10 +271,7 @@ class PageStore:
         return True
 
     def _remember_write(self, key: str, now: float) -> None:
-        if len(self._last_write) >= _WRITE_LOG_PRUNE_AT:
-            horizon = now - KV_WRITE_INTERVAL_SECONDS
-            self._last_write = {k: t for k, t in self._last_write.items() if t > horizon}
-        self._last_write[key] = now
+        self._last_write.set(key, None, expires_at=now + KV_WRITE_INTERVAL_SECONDS, now=now)
 
 
 # ---------------------------------------------------------------------------------------
@@ -257,15 +283,6 @@ def _utf8_length(text: str) -> int:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _field(header: Mapping[str, Any], name: str, kind: type, *, optional: bool = False) -> Any:
-    value = header.get(name)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueFormatError(f"{name} must be {'null or ' if optional else ''}{kind.__name__}")
-    return value
 
 
 def _describe(exc: BaseException) -> str:

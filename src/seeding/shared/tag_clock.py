@@ -12,21 +12,36 @@ have read the old data.
 `generated_at`. It reads only an isolate-local snapshot, never D1, so a memory hit never
 waits on D1 and D1 bills nothing for it.
 
-Consistency: the snapshot is refreshed at most once per `max_age` seconds (5 by default)
-and only when a caller claims the refresh (`claim_refresh`, for `ctx.waitUntil` or to
-await), so a revalidation reaches an isolate within about `max_age` seconds of its next
-request, and at once in the isolate that recorded it. A refresh reads only the rows
-changed since the previous one (every write takes a larger `seq`), in pages of
-`page_size` rows, at most `max_pages` of them (a backlog is read on by the next claim,
-due at once), and never rows older than `since` (pass the build time: no entry of a
-build is older, so no older revalidation can concern it). Until a refresh has caught up
-(`loaded`), the snapshot may lack marks; before the first, only an entry's own times
-count.
+Consistency: the snapshot's age is the time since the start of the last refresh that
+caught up with D1. Under `max_age` seconds (TAG_CACHE_SECONDS, 5 by default) it is
+trusted as it is; from `max_age` on, a refresh is due, and a caller claims it
+(`claim_refresh`, for `ctx.waitUntil`, or `refreshed`, to await it). Concurrent callers
+share one refresh: `claim_refresh` answers None while one runs, and `refreshed` waits
+for the running one (polling on the caller's own timers) instead of starting another,
+unless it was claimed so long ago that its snapshot would be older than `bound`. A
+revalidation thus reaches an isolate's snapshot within about `max_age` seconds of the
+isolate's next request, and at once in the isolate that recorded it; `bound` (twice
+`max_age`) is the age past which a caller should await a refresh before judging
+(`seeding.shared.tier.SharedTier.ensure_loaded`). A refresh reads only the rows changed
+since the previous one (every write takes a larger `seq`), in pages of `page_size` rows,
+at most `max_pages` of them (a backlog is read on by the next claim, due at once), and
+never rows older than `since` (pass the build time: no entry of a build is older, so no
+older revalidation can concern it). Until a refresh has caught up (`loaded`), the
+snapshot may lack marks; before the first, only an entry's own times count.
 
-Faults: each D1 call has a timeout. A failed refresh keeps the snapshot as it was and
-starts a back-off (doubling, capped) during which no refresh is due and no D1 call is
-made; failures log at most once per `log_interval`. `revalidate` is asked by an operator,
-so it always tries D1 and reports failure as False. Nothing here raises into a request.
+Faults: a refresh, all its pages together, is bounded by one `timeout`, and so is a
+wait for a refresh that another caller runs; every other D1 call has the same timeout. A
+failed refresh keeps the snapshot as it was and starts a back-off (doubling, capped)
+during which no refresh is due, `refreshed` returns at once and no D1 call is made: the
+snapshot may then grow older than `bound` until D1 answers (logged, at most once per
+`log_interval`). `revalidate` is asked by an operator, so it always tries D1 and
+reports failure as False. Nothing here raises into a request.
+
+Growth: the table holds one row per path or tag ever revalidated. `prune` deletes rows
+older than `since` by more than `KEEP_BEFORE_BUILD_SECONDS` (no entry of this build, or
+of one deployed up to that long before it, can need them); the Worker's Cron Trigger
+runs it (not `revalidate`, whose caller would wait on a second D1 call). With no build
+(`since` 0) nothing is pruned: a page rendered at any time may still need its mark.
 The schema is `migrations/0001_revalidations.sql`.
 """
 
@@ -41,10 +56,16 @@ from typing import Any
 
 from seeding.primitives.backoff import Backoff, LogThrottle
 from seeding.primitives.cache import CacheEntry
+from seeding.primitives.singleflight import poll_until
 from seeding.shared.sql_database import SqlDatabase, SqlRow, SqlValue
 
 PATH = "path"
 TAG = "tag"
+
+# The snapshot age, as a multiple of `max_age`, past which a caller awaits a refresh.
+BOUND_FACTOR = 2.0
+# Marks this much older than the build are pruned (a previous deploy may serve that long).
+KEEP_BEFORE_BUILD_SECONDS = 7 * 24 * 3600.0
 
 # All revalidated names in one statement: the lists travel as two JSON parameters (D1
 # allows 100 bound parameters), and each row takes the next `seq` above the table's.
@@ -61,6 +82,8 @@ ON CONFLICT (kind, name) DO UPDATE SET
     expired_at = COALESCE(MAX(expired_at, excluded.expired_at), expired_at, excluded.expired_at),
     seq = excluded.seq
 """
+
+_PRUNE_SQL = "DELETE FROM revalidations WHERE stale_at < ?1"
 
 _CHANGES_SQL = """
 SELECT kind, name, stale_at, expired_at, seq FROM revalidations
@@ -97,6 +120,16 @@ class _Mark:
         return _Mark(max(self.stale_at, other.stale_at), max(expired) if expired else None)
 
 
+class _Flight:
+    """A refresh claimed and not finished."""
+
+    __slots__ = ("claimed_at", "done")
+
+    def __init__(self, claimed_at: float) -> None:
+        self.claimed_at = claimed_at
+        self.done = False
+
+
 @dataclass
 class TagClockStats:
     refreshes: int = 0  # completed
@@ -104,6 +137,7 @@ class TagClockStats:
     rows_read: int = 0
     failures: int = 0  # failed or timed-out D1 calls
     writes: int = 0  # revalidations recorded
+    pruned: int = 0  # rows deleted by `prune`
 
 
 class TagClock:
@@ -134,10 +168,27 @@ class TagClock:
         self._logs = LogThrottle(log_interval)
         self._marks: dict[tuple[str, str], _Mark] = {}
         self._cursor = 0  # the largest `seq` applied
-        self._next_refresh = float("-inf")
-        self._refreshing = False
-        self.loaded = False  # a refresh has completed
+        self._loaded_at = float("-inf")  # start of the last refresh that caught up
+        self._flight: _Flight | None = None
+        self.loaded = False  # a refresh has caught up
         self.stats = TagClockStats()
+
+    @property
+    def max_age(self) -> float:
+        return self._max_age
+
+    @property
+    def bound(self) -> float:
+        """The snapshot age past which a caller should await a refresh."""
+        return self._max_age * BOUND_FACTOR
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    def age(self, now: float) -> float:
+        """Seconds since the last refresh that caught up started (inf: none has)."""
+        return now - self._loaded_at
 
     def verdict(self, entry: CacheEntry, route: str, now: float) -> Verdict:
         """How `entry`, the cached page of `route`, may be served at `now`."""
@@ -189,47 +240,90 @@ class TagClock:
         return True
 
     def refresh_due(self, now: float) -> bool:
-        """True when the snapshot is older than `max_age`, no refresh is running and
+        """True when the snapshot is `max_age` old or more, no refresh is running and
         no back-off holds."""
-        return not self._refreshing and now >= self._next_refresh and not self._backoff.blocked(now)
+        return (
+            self.age(now) >= self._max_age
+            and self._running(now) is None
+            and not self._backoff.blocked(now)
+        )
 
     def claim_refresh(self, now: float) -> Coroutine[Any, Any, None] | None:
         """The refresh to run (pass it to `wait_until`, or await it), when one is due;
         None otherwise. Claiming marks it running, so concurrent requests claim one."""
         if not self.refresh_due(now):
             return None
-        self._refreshing = True
-        self._next_refresh = now + self._max_age
-        return self._refresh(now)
+        return self._start_refresh(now)
 
-    async def _refresh(self, now: float) -> None:
+    async def refreshed(self, now: float) -> None:
+        """Await a refresh of the snapshot: the one running, or one started now unless
+        a back-off holds (then return at once). Returns within about one `timeout`;
+        never raises."""
+        flight = self._running(now)
+        # A refresh claimed `bound` ago or more would leave the snapshot too old: not joined.
+        if flight is not None and now - flight.claimed_at < self.bound:
+            await poll_until(lambda: flight.done, self._timeout)
+        elif not self._backoff.blocked(now):
+            await self._start_refresh(now)
+
+    async def prune(self, now: float) -> int:
+        """Delete the rows no entry of this build can need (see the module docstring);
+        how many went. Never raises: a failure is logged and counts 0."""
+        if self._since <= 0:
+            return 0
+        cutoff = self._since - KEEP_BEFORE_BUILD_SECONDS
         try:
-            caught_up = await self._read_changes(now)
+            deleted = await asyncio.wait_for(self._db.run(_PRUNE_SQL, [cutoff]), self._timeout)
+        except Exception as exc:
+            self.stats.failures += 1
+            self._logs.warning("d1 prune", now, f"old revalidations not pruned in D1 ({exc!r})")
+            return 0
+        self.stats.pruned += deleted
+        return deleted
+
+    def _running(self, now: float) -> _Flight | None:
+        """The refresh in flight. One claimed more than two timeouts ago and not done
+        never started (its coroutine was dropped): it is forgotten, not waited on."""
+        flight = self._flight
+        if flight is None or flight.done or now > flight.claimed_at + 2 * self._timeout:
+            return None
+        return flight
+
+    def _start_refresh(self, now: float) -> Coroutine[Any, Any, None]:
+        flight = _Flight(now)
+        self._flight = flight
+        return self._refresh(now, flight)
+
+    async def _refresh(self, now: float, flight: _Flight) -> None:
+        try:
+            caught_up = await asyncio.wait_for(self._read_changes(now), self._timeout)
         except Exception as exc:
             self.stats.failures += 1
             pause = self._backoff.failed(now)
             self._logs.warning(
                 "d1 read",
                 now,
-                f"revalidation times not refreshed from D1 ({exc!r}); "
+                f"revalidation times not refreshed from D1 ({_describe(exc)}); "
                 f"serving on the snapshot, next try in {pause:.0f} s",
             )
         else:
             self._backoff.succeeded()
             self.stats.refreshes += 1
-            if caught_up:
+            if caught_up:  # else more rows wait: still due, the next claim reads on
                 self.loaded = True
-            else:
-                self._next_refresh = now  # more rows wait: the next claim reads on
+                self._loaded_at = max(self._loaded_at, now)
         finally:
-            self._refreshing = False
+            flight.done = True
+            if self._flight is flight:
+                self._flight = None
 
     async def _read_changes(self, now: float) -> bool:
-        """Apply changed rows, up to `max_pages` pages; True when none are left."""
+        """Apply changed rows, up to `max_pages` pages; True when none are left. Each
+        page is applied as it comes, so a timeout keeps the pages read before it."""
         for _ in range(self._max_pages):
             cursor = self._cursor
             params: list[SqlValue] = [cursor, self._since, self._page_size]
-            rows = await asyncio.wait_for(self._db.all(_CHANGES_SQL, params), self._timeout)
+            rows = await self._db.all(_CHANGES_SQL, params)
             self.stats.queries += 1
             self.stats.rows_read += len(rows)
             self._apply(rows, now)
@@ -267,6 +361,10 @@ def _parse_row(row: SqlRow) -> tuple[tuple[str, str], _Mark, int] | None:
     if seq is None or seq != int(seq):  # D1 may hand integers over as floats
         return None
     return (kind, name), _Mark(stale_at, expired_at), int(seq)
+
+
+def _describe(exc: BaseException) -> str:
+    return "timed out" if isinstance(exc, TimeoutError) else repr(exc)
 
 
 def _number(value: SqlValue) -> float | None:
