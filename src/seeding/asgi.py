@@ -15,9 +15,11 @@ with no socket, the same way at build time (CPython) and in the Worker (Pyodide)
   logged 500 at run time (retried at most every `startup_retry` seconds), never a hang.
 - Each render is one `http` scope: the canonical URL path of the route (with
   `root_path` = the site's basePath), the request's method, headers, query and body
-  when there is a request (none for the build and background regeneration; then the
-  `host` is the `origin`'s), and `scope["env"]` = the Worker's env at run time, as the
-  platform's own `workers.asgi` does. The body is collected whole, streamed or not.
+  when there is a request (none for the canonical request of the build, background
+  regeneration and a render that may be stored: then the scheme and `host` are the
+  request's `origin`, the configured `SITE_ORIGIN`, else this site's `origin`), and
+  `scope["env"]` = the Worker's env at run time, as the platform's own `workers.asgi`
+  does. The body is collected whole, streamed or not.
   The scope claims ASGI spec 2.4, so a streaming response needs no disconnect watcher.
 """
 
@@ -134,26 +136,30 @@ class AsgiSite:
             base_path=config.base_path,
             trailing_slash=config.trailing_slash,
         )
+        scheme, netloc = self.scheme, self.host
+        if request.origin is not None:
+            origin = urlsplit(request.origin)
+            scheme, netloc = origin.scheme, origin.netloc
         headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in request.headers.items()
         ]
         if not any(name == b"host" for name, _ in headers):
-            headers.append((b"host", self.host.encode("latin-1")))
-        host, _, port = self.host.partition(":")
+            headers.append((b"host", netloc.encode("latin-1")))
+        host, _, port = netloc.partition(":")
         scope: Scope = {
             "type": "http",
             "asgi": dict(ASGI_VERSION),
             "http_version": "1.1",
             "method": request.method,
-            "scheme": self.scheme,
+            "scheme": scheme,
             "path": path,
             "raw_path": quote(path, safe="/:@!$&'()*+,;=-._~").encode("ascii"),
             "query_string": request.query.encode("utf-8"),
             "root_path": config.base_path,
             "headers": headers,
             "client": None,
-            "server": (host, int(port) if port else (443 if self.scheme == "https" else 80)),
+            "server": (host, int(port) if port else (443 if scheme == "https" else 80)),
             "state": dict(self._lifespan.state),
             "extensions": {},
         }

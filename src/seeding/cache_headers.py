@@ -6,8 +6,9 @@ say how its pages are cached: it says it in HTTP, as it would to a CDN.
   it may be served stale until N + M seconds (its expire time; without it, the site's
   `expire` applies). N = 0 means dynamic.
 - dynamic (rendered per request, never stored): `no-store`, `no-cache` or `private`
-  in Cache-Control, a `Set-Cookie`, or a `Vary` on any request header other than
-  `Accept-Encoding` (the cache is keyed by route alone).
+  in Cache-Control, a `Set-Cookie`, or a `Vary` on any request header, `Accept-Encoding`
+  included (the cache is keyed by route alone, and never stores a compressed body:
+  `seeding.flow.storable`).
 - no Cache-Control at all, or one with no lifetime: the site's default,
   `default_cache_control` (None: cached until the next deploy, as Next.js treats a
   page without `revalidate`).
@@ -47,11 +48,7 @@ def cache_policy(headers: Mapping[str, str], default_cache_control: str | None) 
     """The policy of an answer with `headers` (lower-case names)."""
     if "set-cookie" in headers:
         return CachePolicy(dynamic=True, reason="it sets a cookie")
-    varied = [
-        name.strip().lower()
-        for name in headers.get("vary", "").split(",")
-        if name.strip() and name.strip().lower() != "accept-encoding"
-    ]
+    varied = [name.strip().lower() for name in headers.get("vary", "").split(",") if name.strip()]
     if varied:
         return CachePolicy(dynamic=True, reason=f"it varies on {', '.join(varied)}")
     own = _directives(headers.get("cache-control", ""))

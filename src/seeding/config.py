@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from seeding.primitives.cache import DEFAULT_MAX_BYTES
 
@@ -53,6 +54,9 @@ class Settings:
     revalidate_path: str = DEFAULT_REVALIDATE_PATH
     revalidate_secret: str | None = None
     tag_cache_seconds: float = DEFAULT_TAG_CACHE_SECONDS
+    # The scheme and host every render that may be stored sees, at build and at run
+    # time (None: the renderer's own default, `AsgiSite(origin=...)`).
+    site_origin: str | None = None
 
 
 class ConfigError(ValueError):
@@ -104,12 +108,33 @@ def _tag_cache_seconds(name: str, raw: str) -> float:
     return value
 
 
+def _origin(name: str, raw: str) -> str:
+    try:
+        parts = urlsplit(raw)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and parts.path in ("", "/")
+            and not (parts.query or parts.fragment or parts.username or parts.password)
+        )
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(
+            f"wrangler.toml [vars] {name} = {raw!r} is not an origin: give the scheme and "
+            f'host the site is served at, nothing else (e.g. "https://example.com")'
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
 # var name -> (Settings field, parser). The one table of the Worker's vars and secrets.
 VARS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "SEED_CACHE_MAX_BYTES": ("cache_max_bytes", _whole_bytes),
     "REVALIDATE_PATH": ("revalidate_path", _url_path),
     "REVALIDATE_SECRET": ("revalidate_secret", _secret),
     "TAG_CACHE_SECONDS": ("tag_cache_seconds", _tag_cache_seconds),
+    "SITE_ORIGIN": ("site_origin", _origin),
 }
 
 

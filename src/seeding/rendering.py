@@ -57,9 +57,13 @@ class RenderRequest:
     """What the renderer may know about the request. `now` is epoch seconds read
     inside the request (the Workers clock only moves on I/O).
 
-    `headers` (lower-case names), `query` and `body` are the client's; empty at build
-    time and for background regeneration. `env` is the Worker's env at run time (its
-    `[vars]` and bindings), None at build time.
+    `headers` (lower-case names), `query` and `body` are the client's; empty for the
+    canonical request (the build, background regeneration, a render that may be
+    stored). `origin` is the site's configured origin (scheme and host, e.g.
+    "https://example.com") for the canonical request, None for a client's own request
+    (whose `host` header says it) or when no origin is configured (the renderer's own
+    default). `env` is the Worker's env at run time (its `[vars]` and bindings), None
+    at build time.
     """
 
     route: str
@@ -73,6 +77,7 @@ class RenderRequest:
     # were made, which is how users and tests can tell a seed from a render.
     phase: str = "request"
     env: Any = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True)

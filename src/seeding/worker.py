@@ -39,8 +39,9 @@ from seeding.config import (
 )
 from seeding.edge.deploys import BuildSweep
 from seeding.edge.purge import EdgeCache, EdgePurger, WaitUntil
-from seeding.flow.handler import CACHED_METHODS, Bindings, Revalidation, SiteHandler, create_handler
+from seeding.flow.handler import CACHED_METHODS, Bindings, SiteHandler, create_handler
 from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
+from seeding.front import Front, Revalidation
 from seeding.http import BodyTooLarge, LazyHeaders, Request, Response, header_pairs
 from seeding.rendering import Renderer
 from seeding.seed.assets import AssetResponse
@@ -58,17 +59,19 @@ ASSETS_ORIGIN = "https://assets.invalid"
 
 
 class Isolate:
-    """The isolate-global state behind an entrypoint: its handler, made once."""
+    """The isolate-global state behind an entrypoint, made once: the page flow
+    (`handler`, with its memory cache) behind the front door (`front`)."""
 
     def __init__(self, site: Renderer, build_module: str) -> None:
         self.site = site
         self.build = load_identity(site.config, build_module)
         self.handler: SiteHandler | None = None
+        self.front: Front | None = None
         self.edge = EdgeCacheFinder()
         self.sweep: BuildSweep | None = None  # with D1 and a build: see seeding.edge.deploys
 
-    def handler_for(self, env: Any) -> SiteHandler:
-        if self.handler is None:
+    def front_for(self, env: Any) -> Front:
+        if self.front is None:
             settings, errors = settings_from_vars(lambda name: getattr(env, name, None))
             for error in errors:
                 log.error("seeding: %s", error)
@@ -78,10 +81,13 @@ class Isolate:
                 clock=time.time,
                 build=self.build,
                 shared=self.shared_tier(env, settings),
-                revalidation=Revalidation(settings.revalidate_path, settings.revalidate_secret),
+                origin=settings.site_origin,
                 deploy_id=self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None),
             )
-        return self.handler
+            self.front = Front(
+                self.handler, Revalidation(settings.revalidate_path, settings.revalidate_secret)
+            )
+        return self.front
 
     def deploy_id(self, env: Any, *, kv_bound: bool) -> str:
         """What this deploy's page keys carry: the build's id and the Worker version's
@@ -146,7 +152,7 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
             # the JS Response, may raise to the platform (its bare 500, no log line):
             # a failure here is the project's own logged 500.
             try:
-                handler = isolate.handler_for(self.env)
+                front = isolate.front_for(self.env)
                 ctx = self.ctx
                 edge = isolate.edge.of(ctx)  # ctx.cache, when the edge tier is in front
                 bindings = Bindings(  # looked up only when used: a cached page needs none
@@ -154,7 +160,7 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
                 )
                 if edge is not None:
                     isolate.sweep_edge(edge, bindings.wait_until)
-                response = await handler.handle(to_plain_request(request), bindings)
+                response = await front.handle(to_plain_request(request), bindings)
                 return to_js_response(response)
             except Exception:
                 log.exception("seeding: the Worker failed outside the handler")
@@ -164,8 +170,8 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
             """A Cron Trigger (`[triggers] crons` in wrangler.toml): prune D1's expired
             lease rows and the revalidation marks this build cannot need
             (`SharedTier.prune`). Never raises; what it did is one log line."""
-            handler = isolate.handler_for(env if env is not None else self.env)
-            deleted = await handler.shared.prune(time.time())
+            front = isolate.front_for(env if env is not None else self.env)
+            deleted = await front.pages.shared.prune(time.time())
             log.info(
                 "seeding: cron %s pruned %d D1 rows", getattr(controller, "cron", "?"), deleted
             )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from seeding.build.copy import CopyResult, copy_build
 from seeding.build.prerender import ExitCode, write_build
-from seeding.flow.handler import Bindings, Revalidation, SiteHandler
+from seeding.flow.handler import Bindings, SiteHandler
+from seeding.front import Front, Revalidation
 from seeding.http import Request, Response
 from seeding.primitives.cache import MemoryCache
 from seeding.rendering import Renderer
@@ -93,9 +94,8 @@ class Isolate:
         self.assets = FakeAssets(deploy.root if deploy else Path("/nonexistent"))
         self.wait_until = WaitUntil()
         build = identity or (deploy.identity() if deploy else None)
-        self.handler = SiteHandler(
-            self.site, MemoryCache(max_bytes), self.clock, build, shared, revalidation
-        )
+        self.handler = SiteHandler(self.site, MemoryCache(max_bytes), self.clock, build, shared)
+        self.front = Front(self.handler, revalidation)
         self.bindings = Bindings(self.assets, self.wait_until)
 
     async def request(
@@ -108,7 +108,7 @@ class Isolate:
         drain: bool = True,
     ) -> Response:
         request = Request(method, origin + path, headers or {}, body)
-        response = await self.handler.handle(request, self.bindings)
+        response = await self.front.handle(request, self.bindings)
         if drain:
             await self.wait_until.drain()
         return response

@@ -13,7 +13,8 @@ import pytest
 
 from seeding.edge.purge import EdgePurger, PurgeResult
 from seeding.edge.tags import path_tag
-from seeding.flow.handler import Bindings, Revalidation
+from seeding.flow.handler import Bindings
+from seeding.front import Revalidation
 from seeding.shared.tag_clock import RevalidationMode, TagClock
 from seeding.shared.tier import SharedTier
 from tests.unit.fakes import FakeClock, FakeSite, WaitUntil
@@ -120,7 +121,7 @@ class Site:
             revalidation=Revalidation(ENDPOINT, SECRET),
         )
         iso.bindings = Bindings(iso.assets, iso.wait_until, edge=edge)
-        iso.handler.sleep = self.pauses = Pauses()
+        iso.front.sleep = self.pauses = Pauses()
         return iso
 
 

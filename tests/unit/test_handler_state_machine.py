@@ -60,8 +60,11 @@ from tests.unit.fakes import FakeAssets, FakeClock
 from tests.unit.fakes_shared import FakeKV, SqliteD1, migrated_database
 from tests.unit.support import Deploy, deploy_once
 
-# The documented bound: a revalidation reaches every isolate within this many seconds.
-BOUND = DEFAULT_TAG_CACHE_SECONDS
+# How long an isolate trusts its copy of the revalidation times (TAG_CACHE_SECONDS).
+MAX_AGE = DEFAULT_TAG_CACHE_SECONDS
+# The documented bound: a revalidation reaches every isolate within this many seconds
+# (twice MAX_AGE: `TagClock.bound`, README "Freshness bound").
+BOUND = 2 * MAX_AGE
 # How long a failed D1 refresh may pause the next ones (TagClock's back-off ceiling): a
 # revalidation near a D1 fault may reach an isolate that much later. Should TagClock stop
 # taking `max_backoff`, any D1 fault before an answer excuses it (no number made up here).
@@ -349,7 +352,7 @@ class HandlerMachine(RuleBasedStateMachine):
             self.site.renders[body] = seeded
             self.site.by_etag[etag_for(body)] = seeded
         self.operator_d1 = SqliteD1(self.db)
-        self.operator = TagClock(self.operator_d1, max_age=BOUND, since=self.built_at)
+        self.operator = TagClock(self.operator_d1, max_age=MAX_AGE, since=self.built_at)
         self.started = 0
         self.isolates = [self.new_isolate(), self.new_isolate()]
         self.marks: list[Mark] = []
@@ -367,7 +370,7 @@ class HandlerMachine(RuleBasedStateMachine):
         self.started += 1
         d1 = SqliteD1(self.db)
         d1.error = self.operator_d1.error
-        tags = TagClock(d1, max_age=BOUND, since=self.built_at)
+        tags = TagClock(d1, max_age=MAX_AGE, since=self.built_at)
         shared = SharedTier(
             PageStore(self.kv), tags, RegenerationLease(d1), holder=f"isolate-{self.started}"
         )

@@ -3,7 +3,8 @@ endpoint needs them, and never past their limit."""
 
 from __future__ import annotations
 
-from seeding.flow.handler import Bindings, Revalidation, SiteHandler
+from seeding.flow.handler import Bindings, SiteHandler
+from seeding.front import Front, Revalidation
 from seeding.http import MAX_REQUEST_BODY_BYTES, BodyTooLarge, Request
 from seeding.primitives.cache import MemoryCache
 from tests.unit.fakes import FakeClock, FakeSite
@@ -26,10 +27,9 @@ class StreamedBody:
         return b"x" * self.size
 
 
-def handler(site: FakeSite) -> SiteHandler:
-    return SiteHandler(
-        site, MemoryCache(1 << 20), FakeClock(), revalidation=Revalidation("/__r", SECRET)
-    )
+def handler(site: FakeSite) -> Front:
+    """The front door (the revalidation endpoint) over the page flow, as in the Worker."""
+    return Front(SiteHandler(site, MemoryCache(1 << 20), FakeClock()), Revalidation("/__r", SECRET))
 
 
 async def answer(site: FakeSite, request: Request):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from seeding.flow.handler import Revalidation
+from seeding.front import Revalidation
 from seeding.primitives.cache import CacheEntry
 from seeding.routes import Variant
 from seeding.shared.kv_pages import PageStore, encode_entry, page_key
@@ -238,18 +238,20 @@ async def test_a_new_isolate_does_not_serve_a_page_revalidated_before_it_started
     assert phase(response) == "request"
 
 
-async def test_a_page_that_never_revalidates_never_waits_on_d1_yet_sees_revalidations(
+async def test_a_new_isolate_never_serves_a_page_that_never_revalidates_past_its_revalidation(
     deployment: Deployment,
 ) -> None:
     a = deployment.isolate("a")
     assert (await revalidate(a, {"paths": ["/about"], "mode": "expire"})).status == 200
+    deployment.clock.advance(1)  # a render at the instant of the mark counts as before it
     b = deployment.isolate("b")
     queries = deployment.d1_queries()
     first = await b.request("/about", drain=False)
-    assert phase(first) == "build"  # served at once: no D1 call on its path
-    assert deployment.d1_queries() == queries and len(b.wait_until.pending) == 1
-    await b.wait_until.drain()  # the snapshot, refreshed in the background
-    assert phase(await b.request("/about")) == "request"
+    assert phase(first) == "request"  # the build's copy was expired before it was served
+    assert deployment.d1_queries() == queries + 1  # the snapshot, loaded once
+    await b.wait_until.drain()
+    assert (await b.request("/about")).headers["x-cache-status"] == "HIT"
+    assert deployment.d1_queries() == queries + 1
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from seeding.build.site_loader import (
     SiteLoadError,
     default_app_dir,
     load_site,
+    site_origin,
     worker_source_dir,
 )
 
@@ -85,6 +86,7 @@ def prerender_main(argv: list[str] | None = None, *, default_site: str | None = 
     try:
         app_dir = args.app_dir or default_app_dir(Path.cwd())
         site = load_site(args.site, app_dir)
+        origin = site_origin(Path.cwd() / "wrangler.toml")
     except SiteLoadError as exc:
         print(f"prerender: error: {exc}", file=sys.stderr)
         return ExitCode.SITE_FAILED
@@ -105,7 +107,7 @@ def prerender_main(argv: list[str] | None = None, *, default_site: str | None = 
         def clock() -> float:
             return built_at
 
-    return int(asyncio.run(write_build(site, args.out, crawl=crawl, clock=clock)))
+    return int(asyncio.run(write_build(site, args.out, crawl=crawl, clock=clock, origin=origin)))
 
 
 def copy_main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from seeding.build.crawl import linked_routes
 from seeding.build.files import OutputError, Swap, write_file
@@ -82,10 +83,12 @@ class RouteSkipped(Exception):
 
 
 async def render_route(
-    site: Renderer, route: SiteRoute, built_at: float, out: Path
+    site: Renderer, route: SiteRoute, built_at: float, out: Path, origin: str | None = None
 ) -> tuple[BuiltRoute, bytes | None]:
-    """Render every variant of `route` into `out`; the record and the HTML body (for
-    link discovery). Raises RouteFailed / RouteSkipped with the reason."""
+    """Render every variant of `route` into `out`, from the canonical request the Worker
+    also renders stored pages from (`seeding.flow.canonical`: `origin`, no headers);
+    the record and the HTML body (for link discovery). Raises RouteFailed /
+    RouteSkipped with the reason."""
     config = site.config
     validate_route_key(route.path, data_variant=config.data_variant)
     variants: dict[Variant, BuiltVariant] = {}
@@ -95,7 +98,9 @@ async def render_route(
         if variant is Variant.DATA and not config.data_variant:
             continue
         result = await site.render(
-            RenderRequest(route=route.path, variant=variant, now=built_at, phase="build")
+            RenderRequest(
+                route=route.path, variant=variant, now=built_at, phase="build", origin=origin
+            )
         )
         if result.status != 200:
             raise RouteFailed(f"the {variant.value} variant answered HTTP {result.status}")
@@ -148,10 +153,13 @@ async def build(
     crawl: CrawlLimits | None = None,
     clock: Callable[[], float] = time.time,
     say: Callable[[str], None] = print,
+    origin: str | None = None,
 ) -> tuple[PrerenderManifest, list[str]]:
-    """Render into `out` (a fresh directory); the manifest and the failed routes."""
+    """Render into `out` (a fresh directory); the manifest and the failed routes.
+    `origin`: the site's `SITE_ORIGIN` (None: the renderer's own default)."""
     built_at = clock()
     build_id = new_build_id(built_at)
+    origin_host = urlsplit(origin).netloc if origin else "localhost"
     config = site.config
     declared = list(await site.site_routes())
     records: dict[str, BuiltRoute] = {}
@@ -178,7 +186,7 @@ async def build(
             progress.route(n, total, route.path, f"skipped ({route.mode.value})")
             continue
         try:
-            record, html = await render_route(site, route, built_at, out)
+            record, html = await render_route(site, route, built_at, out, origin)
         except (OutputError, SiteStartupError):
             raise
         except RouteSkipped as exc:
@@ -203,7 +211,7 @@ async def build(
         sizes = ", ".join(f"{v.value} {r.bytes} B" for v, r in record.variants.items())
         progress.route(n, total, route.path, f"rendered ({sizes})")
         if crawl is not None and html is not None and depth < crawl.depth:
-            for found in linked_routes(html, route.path, config):
+            for found in linked_routes(html, route.path, config, origin_host):
                 if found in listed or len(listed) >= crawl.max_routes:
                     continue
                 listed.add(found)
@@ -226,6 +234,7 @@ async def write_build(
     crawl: CrawlLimits | None = None,
     clock: Callable[[], float] = time.time,
     say: Callable[[str], None] = print,
+    origin: str | None = None,
 ) -> ExitCode:
     """Render into a staging directory beside `out`, then swap it in; the exit code."""
     out = out.resolve()
@@ -236,7 +245,9 @@ async def write_build(
     except (OutputError, OSError) as exc:
         return _cannot_write(out, exc)
     try:
-        manifest, failed = await build(site, staging, crawl=crawl, clock=clock, say=say)
+        manifest, failed = await build(
+            site, staging, crawl=crawl, clock=clock, say=say, origin=origin
+        )
         write_file(staging / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
         swap.swap_in(staging)
     except (OutputError, OSError) as exc:

@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import cast
 
+from seeding.config import settings_from_vars
 from seeding.rendering import Renderer
 
 
@@ -30,6 +31,26 @@ def worker_source_dir(config: Path) -> Path:
     if not isinstance(main, str) or not main.endswith(".py"):
         raise SiteLoadError(f"{config}: main must name the Worker's .py entry (got {main!r})")
     return (config.parent / main).parent
+
+
+def site_origin(config: Path) -> str | None:
+    """`SITE_ORIGIN` from the `[vars]` of a wrangler.toml (None: unset, or no such
+    file), parsed as the Worker parses it, so build and run time render for the same
+    origin. A bad value stops the build (the Worker would log it and ignore it)."""
+    if not config.is_file():
+        return None
+    try:
+        raw = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SiteLoadError(f"{config}: cannot read it: {exc}") from None
+    table = raw.get("vars")
+    values = table if isinstance(table, dict) else {}
+    settings, errors = settings_from_vars(
+        lambda name: values.get(name) if name == "SITE_ORIGIN" else None
+    )
+    if errors:
+        raise SiteLoadError(f"{config}: {errors[0]}")
+    return settings.site_origin
 
 
 def default_app_dir(cwd: Path) -> Path:

@@ -79,6 +79,11 @@ class DocumentLoader(Generic[K, T]):
         self._retry_at.pop(key, None)
         return document
 
+    def retrying(self) -> frozenset[K]:
+        """The files whose last fetch failed transiently and that have not been had
+        since: a later load retries them."""
+        return frozenset(self._retry_at)
+
     def _fail(self, key: K, reason: str) -> None:
         self.errors[key] = reason
         log.error("seeding: %s; %s", reason, self._consequence)

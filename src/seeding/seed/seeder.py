@@ -38,6 +38,10 @@ from seeding.seed.packs import Pack, PackedVariant, RouteDigest, pack_file, pars
 
 log = logging.getLogger("seeding")
 
+# Stores one seeded entry; answers the entry the cache now holds for the key (the one
+# given, or a fresher one already there), None when the entry may not be stored.
+StoreSeed = Callable[[str, CacheEntry], CacheEntry | None]
+
 # Paths the filter let through that their pack does not list, remembered per isolate.
 MAX_REMEMBERED_ABSENT = 4096
 
@@ -51,8 +55,10 @@ class Seeder:
         *,
         default_expire: int | None = None,
         retry_interval: float = 1.0,
+        store: StoreSeed | None = None,
     ) -> None:
         self._cache = cache
+        self._store_entry = store or self._cache_set
         self._build = build
         self._default_expire = default_expire
         self._flight: SingleFlight[str, CacheEntry | None] = SingleFlight()
@@ -140,9 +146,13 @@ class Seeder:
             other_key = cache_key(self._build.build_id, other, route)
             if other is not variant and info.part == located.part and other_key not in self._cache:
                 self._store(other_key, self._entry(record, info, pack))
-        entry = self._entry(record, located, pack)
-        self._store(key, entry)
-        return entry
+        return self._store(key, self._entry(record, located, pack))
+
+    def unreachable(self, digest: RouteDigest) -> bool:
+        """Whether the route's pack failed transiently and is not had yet (a render
+        in its place is a stopgap: the seed is retried by a later request)."""
+        bucket = digest.bucket(self._build.buckets)
+        return any(key[0] == bucket for key in self._packs.retrying())
 
     async def _pack(self, fetcher: AssetFetcher, bucket: int, part: int) -> Pack | None:
         path = asset_path(pack_file(bucket, part))
@@ -176,9 +186,15 @@ class Seeder:
             tags=record.tags,
         )
 
-    def _store(self, key: str, entry: CacheEntry) -> None:
+    def _cache_set(self, key: str, entry: CacheEntry) -> CacheEntry | None:
+        # Without the flow's store: what fits is kept, and the entry is served either way.
+        self._cache.set(key, entry)
+        return entry
+
+    def _store(self, key: str, entry: CacheEntry) -> CacheEntry | None:
         try:
-            self._cache.set(key, entry)
+            return self._store_entry(key, entry)
         except Exception:
             # Still serve what was fetched; a later request seeds again.
             log.exception("seeding: cache write failed for %s", shown_key(key))
+            return entry

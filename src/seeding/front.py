@@ -1,0 +1,132 @@
+"""The Worker's front door: a request is either for the on-demand revalidation
+endpoint (`REVALIDATE_PATH`) or for a page (`seeding.flow.handler.SiteHandler`), and
+whatever happens below, the client gets an answer: an exception is logged and
+answered with the project's own 500 (`seeding.flow.answers.guarded`), never the
+platform's.
+
+The endpoint checks the request (`seeding.revalidation.handle_revalidation`: secret,
+body, paths and tags) and then applies it (`apply_revalidation`): first the revalidation
+times in D1, the record; then, once D1 holds them and an edge is in front, the edge's
+purge (`expire`) or invalidation (`stale`) with its retries (`seeding.edge.purge`). The
+answer says what reached D1 and what reached the edge. What the page flow sees of it is
+only the times it reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from seeding.edge.purge import EdgeCache, EdgePurger, EdgeReport, WaitUntil, answer_with_edge
+from seeding.flow import answers
+from seeding.flow.handler import Bindings, SiteHandler
+from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
+from seeding.http import Request, Response
+from seeding.revalidation import RevalidationRequest, handle_revalidation
+from seeding.shared.tag_clock import TagClock
+
+log = logging.getLogger("seeding")
+
+
+@dataclass(frozen=True)
+class Revalidation:
+    """The on-demand revalidation endpoint: its URL path and its secret (None: the
+    endpoint answers 404, disabled)."""
+
+    path: str
+    secret: str | None
+
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EdgeTarget:
+    """The edge a revalidation must reach, and what its retries run on."""
+
+    cache: EdgeCache
+    wait_until: WaitUntil
+    clock: Clock
+    sleep: Sleep = asyncio.sleep
+
+
+async def apply_revalidation(
+    tags: TagClock | None,
+    wanted: RevalidationRequest,
+    now: float,
+    edge: EdgeTarget | None = None,
+) -> tuple[bool, EdgeReport | None]:
+    """Record a checked revalidation in D1, then send it to the edge when one is in
+    front. False when it could not be recorded (no D1, or D1 failed): the edge is then
+    left alone, since D1 is the record. The report says what reached the edge (None:
+    no edge, or nothing recorded)."""
+    if tags is None:
+        log.error("seeding: on-demand revalidation needs the D1 binding; nothing done")
+        return False, None
+    if not await tags.revalidate(wanted.paths, wanted.tags, wanted.mode, now):
+        return False, None
+    if edge is None:
+        return True, None
+    purger = EdgePurger(edge.cache, edge.wait_until, edge.clock, edge.sleep)
+    # Sent again once every isolate's snapshot of the revalidation times has it.
+    again = tags.max_age + 1.0
+    report = await purger.revalidate(wanted.paths, wanted.tags, wanted.mode, again_after=again)
+    return True, report
+
+
+class Front:
+    def __init__(
+        self,
+        pages: SiteHandler,
+        revalidation: Revalidation | None,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.pages = pages
+        self.revalidation = revalidation
+        self.clock = clock or pages.clock
+        self.sleep = sleep  # the pauses between the edge's retries
+
+    async def handle(self, request: Request, bindings: Bindings) -> Response:
+        return await answers.guarded(request, lambda: self._handle(request, bindings))
+
+    async def _handle(self, request: Request, bindings: Bindings) -> Response:
+        endpoint = self.revalidation
+        if endpoint is not None and request.path == endpoint.path:
+            return await self._revalidate(request, endpoint, bindings)
+        return await self.pages.handle(request, bindings)
+
+    async def _revalidate(
+        self, request: Request, endpoint: Revalidation, bindings: Bindings
+    ) -> Response:
+        tags = self.pages.shared.tags
+        edge = None
+        if bindings.edge is not None:
+            edge = EdgeTarget(bindings.edge, bindings.wait_until, self.clock, self.sleep)
+        reports: list[EdgeReport | None] = []
+
+        async def apply(wanted: RevalidationRequest) -> bool:
+            recorded, report = await apply_revalidation(tags, wanted, self.clock(), edge)
+            reports.append(report)
+            return recorded
+
+        answer = await handle_revalidation(
+            request.method.upper(),
+            request.headers,
+            request.read_body,
+            endpoint.secret,
+            apply,
+            site=self.pages.config,
+        )
+        headers = {
+            "content-type": "application/json",
+            "cache-control": DYNAMIC_CACHE_CONTROL,
+            **answer.headers,
+        }
+        body = answer.body
+        if answer.status == 200:  # what reached D1, and what reached the edge
+            body = answer_with_edge(body, reports[0] if reports else None)
+        return Response(answer.status, headers, body)
