@@ -246,6 +246,17 @@ async def test_a_successful_regeneration_keeps_its_lease_until_it_lapses(db: Sql
     assert not await b.may_regenerate(BUILD, HTML, ROUTE, stale, NOW + 10)
 
 
+async def test_the_next_generation_of_a_short_window_page_regenerates_within_a_lease(
+    db: SqliteD1,
+) -> None:
+    a, b = isolate(db, "a"), isolate(db, "b")
+    first = page(NOW - 20, revalidate=5)
+    assert await a.may_regenerate(BUILD, HTML, ROUTE, first, NOW)
+    regenerated = page(NOW, revalidate=5)  # a kept its lease; 6 s on, this one is stale
+    assert not await b.may_regenerate(BUILD, HTML, ROUTE, first, NOW + 6)
+    assert await b.may_regenerate(BUILD, HTML, ROUTE, regenerated, NOW + 6)
+
+
 async def test_a_cancelled_regeneration_gives_its_lease_back(db: SqliteD1) -> None:
     a, b = isolate(db, "a"), isolate(db, "b")
     stale = page(revalidate=60)

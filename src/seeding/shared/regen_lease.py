@@ -8,7 +8,9 @@ window: it says a regeneration is under way, not that one happened lately (that 
 page's `generatedAt` in KV). So a holder that dies blocks the key for `duration` at most,
 whatever the page's window; there is no renewal. `release(key, holder, now)` gives it
 back early, for a regeneration that failed or was cancelled; a successful one keeps it
-until it lapses, which covers most of the time KV takes to spread the new page.
+until it lapses, which covers most of the time KV takes to spread the new page. The
+caller keys a lease by the generation being replaced (`SharedTier`), so a kept lease
+never delays the regeneration of the next one.
 
 Per isolate, an answer is remembered (a bounded `ExpiringMap`): after winning, the key
 is not asked again until the lease ends; after losing, not for `recheck_s` seconds (1 by
@@ -20,8 +22,7 @@ row; `try_acquire` runs it at most once per `PRUNE_INTERVAL_SECONDS` (60) per is
 after a D1 answer, and the Worker's Cron Trigger too. Every isolate that takes a lease
 has thus pruned within the last interval, so just after any acquisition the table holds
 only rows taken in the last `duration + PRUNE_INTERVAL_SECONDS` seconds (90 s): at most
-the number of distinct keys regenerated in that time (one per page variant, plus one per
-on-demand revalidation of it).
+the number of regenerations started in that time.
 
 Faults: each D1 call has a timeout. When D1 fails or does not answer, the caller
 regenerates as it would without D1: `try_acquire` answers True once per key per lease in

@@ -202,7 +202,12 @@ class SharedTier:
         return deleted
 
     def _lease_key(self, build_id: str, variant: Variant, route: str, entry: CacheEntry) -> str:
-        key = page_key(build_id, variant, route)
+        """What a regeneration replaces: the route variant's generation (`generatedAt`
+        of the stale entry) and the revalidation that marked it, if any. A lease thus
+        keeps other isolates off the generation it replaced for its whole duration,
+        never off the next one: a page whose window is shorter than the lease
+        regenerates on time."""
+        key = f"{page_key(build_id, variant, route)}#{entry.generated_at!r}"
         mark = self.tags.latest_mark(entry, route) if self.tags is not None else None
         if mark is not None and mark >= entry.generated_at:
             key += f"@{mark!r}"
