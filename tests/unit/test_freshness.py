@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 from seeding.config import SiteConfig
-from seeding.flow.memo import ExpiringKeys
 from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
 from tests.unit.conftest import Harness, make_harness
 
@@ -163,7 +162,7 @@ async def test_responses_marked_private_or_setting_cookies_are_never_cached(
         harness.site.extra_headers = headers
         harness.site.renders.clear()
         harness.handler.cache.clear()
-        harness.handler.per_request = ExpiringKeys()
+        harness.handler.per_request.clear()
         await harness.get("/blog/late")
         second = await harness.get("/blog/late")
         assert second.headers["x-cache-status"] == "MISS", headers

@@ -43,13 +43,13 @@ from seeding.flow.canonical import (
     client_render_request,
 )
 from seeding.flow.lookup import Lookup
-from seeding.flow.memo import ExpiringKeys
 from seeding.flow.policy import is_private_request
 from seeding.flow.regeneration import Regeneration
 from seeding.flow.storable import Refusal, Rule, Source
-from seeding.flow.store import PageStore, page_entry
+from seeding.flow.store import MAX_REMEMBERED_KEYS, PageStore, page_entry
 from seeding.http import Request, Response
 from seeding.primitives.cache import MemoryCache, cache_key, shown_key
+from seeding.primitives.expiring import ExpiringMap
 from seeding.rendering import Renderer, RenderResult
 from seeding.routes import NOT_FOUND_ROUTE, RouteTarget, Variant, is_private_path
 from seeding.routes import resolve_request_path as resolve
@@ -128,7 +128,7 @@ class SiteHandler:
             default_expire=self.config.expire,
         )
         # Routes whose canonical render said they depend on the request.
-        self.per_request = ExpiringKeys()
+        self.per_request: ExpiringMap[str, bool] = ExpiringMap(MAX_REMEMBERED_KEYS)
         self._resolved: dict[str, tuple[bool, RouteTarget | None]] = {}
 
     async def handle(self, request: Request, bindings: Bindings) -> Response:
@@ -152,10 +152,10 @@ class SiteHandler:
 
         key = cache_key(self.build_id, target.variant, target.route)
         now = self.clock()
-        if self.per_request.holds(key, now):
+        if self.per_request.contains(key, now):
             result = await self._render_client(request, target.route, target.variant, bindings)
             return answers.uncached(request, result)
-        if self.store.too_large.holds(key, now):
+        if self.store.too_large.contains(key, now):
             result = await self._render_canonical(target.route, target.variant, bindings.env)
             return answers.uncached(request, result, private=True)
 
@@ -226,7 +226,7 @@ class SiteHandler:
     ) -> Response:
         if refused.rule.about_the_request:
             now = self.clock()
-            self.per_request.remember(key, now + DYNAMIC_SECONDS)
+            self.per_request.set(key, True, expires_at=now + DYNAMIC_SECONDS, now=now)
             self.shared.rendered_dynamic(self.build_id, target.variant, target.route, now)
             result = await self._render_client(request, target.route, target.variant, bindings)
             return answers.uncached(request, result)

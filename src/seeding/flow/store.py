@@ -15,22 +15,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from seeding.flow.memo import ExpiringKeys
 from seeding.flow.storable import Refusal, Rule, Source, refusal
 from seeding.primitives.cache import CacheEntry, MemoryCache, shown_key
+from seeding.primitives.expiring import ExpiringMap
 from seeding.rendering import RenderResult
 
 log = logging.getLogger("seeding")
 
 # How long a page too large to store is remembered when it never revalidates.
 TOO_LARGE_SECONDS = 60.0
+# Routes remembered at once per isolate, so a scan of unique paths cannot grow it.
+MAX_REMEMBERED_KEYS = 4096
 
 
 class PageStore:
     def __init__(self, cache: MemoryCache, clock: Callable[[], float]) -> None:
         self.cache = cache
         self.clock = clock
-        self.too_large = ExpiringKeys()
+        # Keys of pages too large to store, each until its window ends (bounded).
+        self.too_large: ExpiringMap[str, bool] = ExpiringMap(MAX_REMEMBERED_KEYS)
 
     def refusal(
         self,
@@ -72,7 +75,8 @@ class PageStore:
         if refused is not None:
             if refused.rule is Rule.SIZE:
                 window = entry.revalidate if entry.revalidate is not None else TOO_LARGE_SECONDS
-                self.too_large.remember(key, self.clock() + max(1.0, float(window)))
+                now = self.clock()
+                self.too_large.set(key, True, expires_at=now + max(1.0, float(window)), now=now)
             log.info("seeding: %s not stored (%s): %s", shown_key(key), source.value, refused)
             return refused
         held = self.cache.peek(key)
