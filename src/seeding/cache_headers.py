@@ -6,9 +6,12 @@ say how its pages are cached: it says it in HTTP, as it would to a CDN.
   it may be served stale until N + M seconds (its expire time; without it, the site's
   `expire` applies). N = 0 means dynamic.
 - dynamic (rendered per request, never stored): `no-store`, `no-cache` or `private`
-  in Cache-Control, a `Set-Cookie`, or a `Vary` on any request header, `Accept-Encoding`
-  included (the cache is keyed by route alone, and never stores a compressed body:
-  `seeding.flow.storable`).
+  in Cache-Control, a `Set-Cookie`, or a `Vary` on any request header but
+  `Accept-Encoding` (the cache is keyed by route alone). `Vary: Accept-Encoding` alone
+  is storable: a stored page is rendered from the canonical request, which has no
+  `Accept-Encoding`, so what is stored is the identity body every client accepts; a
+  compressed body is never stored (`seeding.flow.storable`). Starlette's
+  `GZipMiddleware` sends that `Vary` on every page it sees, compressed or not.
 - no Cache-Control at all, or one with no lifetime: the site's default,
   `default_cache_control` (None: cached until the next deploy, as Next.js treats a
   page without `revalidate`).
@@ -25,6 +28,15 @@ from dataclasses import dataclass
 from seeding.schema import MAX_TAGS, clean_tags, delta_seconds, tag_problem
 
 DYNAMIC_DIRECTIVES = ("no-store", "no-cache", "private")
+# What a stored page may vary on: see the module docstring.
+STORABLE_VARY = frozenset({"accept-encoding"})
+
+
+def varies_on(headers: Mapping[str, str]) -> list[str]:
+    """The request headers named by the answer's `Vary` that keep it from being
+    stored (as written, in order; `*` included): all but `STORABLE_VARY`."""
+    named = (name.strip() for name in headers.get("vary", "").split(","))
+    return [name for name in named if name and name.lower() not in STORABLE_VARY]
 
 
 @dataclass(frozen=True)
@@ -48,9 +60,9 @@ def cache_policy(headers: Mapping[str, str], default_cache_control: str | None) 
     """The policy of an answer with `headers` (lower-case names)."""
     if "set-cookie" in headers:
         return CachePolicy(dynamic=True, reason="it sets a cookie")
-    varied = [name.strip().lower() for name in headers.get("vary", "").split(",") if name.strip()]
+    varied = varies_on(headers)
     if varied:
-        return CachePolicy(dynamic=True, reason=f"it varies on {', '.join(varied)}")
+        return CachePolicy(dynamic=True, reason=f"it varies on {', '.join(varied).lower()}")
     own = _directives(headers.get("cache-control", ""))
     for name in DYNAMIC_DIRECTIVES:
         if name in own:

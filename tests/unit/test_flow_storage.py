@@ -24,7 +24,7 @@ REFUSED = [
     {"set-cookie": "sid=alice"},
     {"cache-control": "private, max-age=60"},
     {"cache-control": "no-store"},
-    {"vary": "Accept-Encoding"},
+    {"vary": "Accept-Encoding, Accept-Language"},
     {"vary": "Accept-Language"},
     {"content-encoding": "gzip"},
 ]

@@ -84,9 +84,18 @@ def test_other_cache_control_directives_do_not_refuse(value: str) -> None:
     assert decide(headers={**ALLOWED, "cache-control": value}) is None
 
 
-@pytest.mark.parametrize("value", ["Accept-Encoding", "accept-language", "Cookie, Origin", "*"])
-def test_a_page_that_varies_on_anything_is_never_stored(value: str) -> None:
+@pytest.mark.parametrize(
+    "value", ["accept-language", "Cookie, Origin", "Accept-Encoding, User-Agent", "*"]
+)
+def test_a_page_that_varies_on_a_request_header_is_never_stored(value: str) -> None:
     assert rule_of(headers={**ALLOWED, "vary": value}) is Rule.VARY
+
+
+@pytest.mark.parametrize("value", ["Accept-Encoding", "accept-encoding , "])
+def test_an_identity_page_that_varies_on_accept_encoding_alone_is_stored(value: str) -> None:
+    assert decide(headers={**ALLOWED, "vary": value}) is None
+    gzipped = {**ALLOWED, "vary": value, "content-encoding": "gzip"}
+    assert rule_of(headers=gzipped) is Rule.COMPRESSED
 
 
 def test_an_empty_vary_does_not_refuse() -> None:

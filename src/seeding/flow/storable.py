@@ -16,8 +16,10 @@ The rules, in the order they are asked (the first that applies is the answer):
   `Location` may follow the request), errors and partial answers are re-rendered;
 - `Set-Cookie`: a cookie is one client's;
 - `Cache-Control` with `private` or `no-store`;
-- `Vary` on anything at all: the cache is keyed by the route alone, so a page that
-  differs by any request header is dynamic (`Accept-Encoding` included);
+- `Vary` on any request header but `Accept-Encoding`: the cache is keyed by the route
+  alone, so a page that differs by a request header is dynamic
+  (`seeding.cache_headers.varies_on`; a canonical render has no `Accept-Encoding`, so
+  its identity body suits every client);
 - `Content-Encoding` other than `identity`: a compressed body is never stored as the
   page (a client that did not ask for it could be served it); the flow treats such an
   answer as dynamic, it does not decode it;
@@ -30,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+
+from seeding.cache_headers import varies_on
 
 
 class Source(str, Enum):
@@ -109,8 +113,9 @@ def refusal(
     private = _directives(headers.get("cache-control", "")) & {"private", "no-store"}
     if private:
         return Refusal(Rule.PRIVATE, f"Cache-Control: {', '.join(sorted(private))}")
-    if _directives(headers.get("vary", "")):
-        return Refusal(Rule.VARY, f"it varies on {headers['vary'].strip()}")
+    varied = varies_on(headers)
+    if varied:
+        return Refusal(Rule.VARY, f"it varies on {', '.join(varied)}")
     encoding = headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         return Refusal(Rule.COMPRESSED, f"its body is compressed ({encoding})")
