@@ -28,6 +28,7 @@ instead. Only a renderer that raises on the request path gives a 500 (logged).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -129,7 +130,11 @@ class SiteHandler:
         )
         # Routes whose canonical render said they depend on the request.
         self.per_request: ExpiringMap[str, bool] = ExpiringMap(MAX_REMEMBERED_KEYS)
-        self._resolved: dict[str, tuple[bool, RouteTarget | None]] = {}
+        # Paths resolved lately (never stale: a pure function, so no clock; bounded,
+        # the oldest forgotten first, so a scan of unique paths cannot grow it).
+        self._resolved: ExpiringMap[str, tuple[bool, RouteTarget | None]] = ExpiringMap(
+            MAX_RESOLVED_PATHS
+        )
 
     async def handle(self, request: Request, bindings: Bindings) -> Response:
         return await answers.guarded(request, lambda: self._handle(request, bindings))
@@ -237,7 +242,7 @@ class SiteHandler:
         """Whether `path` is private, and the route it names: a pure function of the
         path and the site's config, remembered for the paths seen recently (most
         requests of an isolate are for a few pages)."""
-        known = self._resolved.get(path)
+        known = self._resolved.get(path, 0.0)
         if known is not None:
             return known
         config = self.config
@@ -250,9 +255,7 @@ class SiteHandler:
                 trailing_slash=config.trailing_slash,
                 data_variant=config.data_variant,
             )
-        if len(self._resolved) >= MAX_RESOLVED_PATHS:
-            self._resolved.clear()  # a scan of unique paths cannot grow it
-        self._resolved[path] = (private, target)
+        self._resolved.set(path, (private, target), expires_at=math.inf, now=0.0)
         return private, target
 
     async def _render_canonical(
