@@ -21,12 +21,13 @@ from seeding.http import Request
 from seeding.primitives.cache import CacheEntry, MemoryCache, cache_key
 from seeding.rendering import RenderRequest, RenderResult
 from seeding.routes import Variant, resolve_request_path
+from seeding.shared.kv_pages import PageStore as KvPages
 from seeding.shared.regen_lease import RegenerationLease
 from seeding.shared.tag_clock import RevalidationMode, TagClock
 from seeding.shared.tier import SharedTier
 from tests.unit.conftest import make_harness
 from tests.unit.fakes import FakeClock, Fault
-from tests.unit.fakes_shared import SqliteD1, migrated_database
+from tests.unit.fakes_shared import FakeKV, SqliteD1, migrated_database
 from tests.unit.support import pack_path
 
 MAX_AGE = 5.0
@@ -142,6 +143,33 @@ async def test_a_page_too_large_to_store_is_served_no_store_without_a_regenerati
         h.clock.advance(30)
     assert h.site.render_count("/blog/late") == 3  # one render per request, no more
     assert len(h.handler.cache) == 0
+
+
+async def test_with_kv_a_page_too_large_to_store_is_rendered_once_per_window(
+    tmp_path: Path,
+) -> None:
+    h = await make_harness(tmp_path, max_bytes=300)
+    kv = FakeKV()
+    shared = SharedTier(KvPages(kv))
+    h.handler.shared = h.handler.lookup.shared = h.handler.regeneration.shared = shared
+    first = await h.get("/blog/late")  # rendered, answered no-store, written to KV
+    await h.wait_until.drain()
+    assert len(kv.puts) == 1 and len(h.handler.cache) == 0
+    window = 60  # FakeSite's /blog/late revalidates every 60 s
+    answers = []
+    for _ in range(5):
+        h.clock.advance(window / 6)
+        answers.append(await h.get("/blog/late"))
+    assert h.site.render_count("/blog/late") == 1  # the KV copy answered, not a render
+    for answer in answers:
+        assert answer.body == first.body
+        assert answer.headers["cache-control"] == DYNAMIC_CACHE_CONTROL
+    assert len(h.handler.cache) == 0  # never held in memory
+    h.clock.advance(window)  # the copy is stale: rendered again, once
+    for _ in range(3):
+        await h.get("/blog/late")
+        await h.wait_until.drain()
+    assert h.site.render_count("/blog/late") == 2
 
 
 async def test_the_front_door_routes_the_endpoint_and_the_page_flow_does_not_know_it(

@@ -14,8 +14,9 @@ fallback. The revalidation endpoint is not part of it: the Worker's front door
          -> the page depends on the request: rendered again from the client's own
             request and answered to it alone; the route is then rendered per request
             for a while (`DYNAMIC_SECONDS`)
-         -> too large for the memory cache: answered with `no-store`, and the route
-            is neither seeded, read from KV nor regenerated for its window
+         -> too large for the memory cache: answered with `no-store`, never seeded
+            or held in memory; kept in KV (when bound) and answered from that copy
+            while it is fresh, so it renders about once per window
          -> after a transient seed failure: answered with `no-store`, not stored, so
             a later request seeds it
 
@@ -47,9 +48,9 @@ from seeding.flow.lookup import Lookup
 from seeding.flow.policy import is_private_request
 from seeding.flow.regeneration import Regeneration
 from seeding.flow.storable import Refusal, Rule, Source
-from seeding.flow.store import MAX_REMEMBERED_KEYS, PageStore, page_entry
+from seeding.flow.store import MAX_REMEMBERED_KEYS, PageStore, as_result, page_entry
 from seeding.http import Request, Response
-from seeding.primitives.cache import MemoryCache, cache_key, shown_key
+from seeding.primitives.cache import CacheEntry, MemoryCache, cache_key, shown_key
 from seeding.primitives.expiring import ExpiringMap
 from seeding.rendering import Renderer, RenderResult
 from seeding.routes import NOT_FOUND_ROUTE, RouteTarget, Variant, is_private_path
@@ -161,8 +162,11 @@ class SiteHandler:
             result = await self._render_client(request, target.route, target.variant, bindings)
             return answers.uncached(request, result)
         if self.store.too_large.contains(key, now):
-            result = await self._render_canonical(target.route, target.variant, bindings.env)
-            return answers.uncached(request, result, private=True)
+            copy = await self._over_budget_copy(key, target, bindings, now)
+            if copy is not None:
+                return answers.uncached(request, copy, private=True)
+            edge = self._edge_view(now, target, bindings)
+            return await self._render_miss(request, key, target, bindings, False, edge)
 
         found = await self.lookup.find(key, target, bindings.assets, now)
         # What the edge headers of a stored page depend on (None: no edge); read before
@@ -213,7 +217,8 @@ class SiteHandler:
             return answers.uncached(request, result, private=True)
         held = self.store.admit(key, entry, Source.RENDER, dynamic=dynamic)
         if isinstance(held, Refusal):
-            return await self._not_stored(request, key, target, bindings, result, held)
+            return await self._not_stored(request, key, target, bindings, entry, held)
+        self.store.too_large.discard(key)  # it fits (again)
         if held is entry:
             self.shared.write_later(
                 self.build_id, variant, route, entry, started, bindings.wait_until
@@ -226,7 +231,7 @@ class SiteHandler:
         key: str,
         target: RouteTarget,
         bindings: Bindings,
-        result: RenderResult,
+        entry: CacheEntry,
         refused: Refusal,
     ) -> Response:
         if refused.rule.about_the_request:
@@ -235,8 +240,37 @@ class SiteHandler:
             self.shared.rendered_dynamic(self.build_id, target.variant, target.route, now)
             result = await self._render_client(request, target.route, target.variant, bindings)
             return answers.uncached(request, result)
-        # Too large to store (remembered by the store for its window): `no-store`.
-        return answers.uncached(request, result, private=refused.rule is Rule.SIZE)
+        result = as_result(entry)
+        if refused.rule is Rule.SIZE:
+            # Too large for memory (the store remembers it for its window): `no-store`,
+            # and kept in KV, when bound, for the next requests (`_over_budget_copy`).
+            self.shared.write_later(
+                self.build_id,
+                target.variant,
+                target.route,
+                entry,
+                entry.generated_at,
+                bindings.wait_until,
+            )
+            return answers.uncached(request, result, private=True)
+        return answers.uncached(request, result)
+
+    async def _over_budget_copy(
+        self, key: str, target: RouteTarget, bindings: Bindings, now: float
+    ) -> RenderResult | None:
+        """The KV copy of a page too large for the memory cache, while it is fresh and
+        refused by the storage decision for its size alone: read per request, never
+        held in memory, so the page is rendered about once per window, not per request.
+        None without KV (every request then renders it) or without a usable copy."""
+        route = target.route
+        await self.shared.ensure_loaded(now, bindings.wait_until)
+        copy = await self.shared.read(self.build_id, target.variant, route, now)
+        if copy is None or self.shared.verdict(copy, route, now) is not Verdict.FRESH:
+            return None
+        refused = self.store.refusal(key, copy, Source.SHARED)
+        if refused is None or refused.rule is not Rule.SIZE:
+            return None
+        return as_result(copy)
 
     def _resolve(self, path: str) -> tuple[bool, RouteTarget | None]:
         """Whether `path` is private, and the route it names: a pure function of the

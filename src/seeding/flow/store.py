@@ -6,8 +6,8 @@ record (the Seeder is given `admit_seed`).
 It never replaces a fresher page: when the cache already holds an entry for the key
 generated later than the one offered (a regeneration that stored while a lookup
 awaited), that entry stays and is the answer. A page refused for its size is
-remembered for its window (`too_large`), so the flow neither seeds, reads nor
-regenerates it again meanwhile.
+remembered for its window (`too_large`), so the flow neither seeds nor regenerates
+it meanwhile: it answers the page's KV copy, or renders it (`seeding.flow.handler`).
 """
 
 from __future__ import annotations
@@ -100,6 +100,18 @@ class PageStore:
         lookup that judged it expired never deletes a fresher one stored meanwhile)."""
         if self.cache.peek(key) is entry:
             self.cache.delete(key)
+
+
+def as_result(entry: CacheEntry) -> RenderResult:
+    """A page as a render's answer, for a page answered without being stored."""
+    return RenderResult(
+        entry.status,
+        entry.headers,
+        entry.body,
+        revalidate=entry.revalidate,
+        expire=entry.expire,
+        tags=entry.tags,
+    )
 
 
 def page_entry(

@@ -33,8 +33,9 @@ What the request flow (`seeding.flow.handler`) may rely on:
   answers, for `LEASE_SECONDS` (30 s) at most, so a holder that dies blocks the page that
   long, whatever its revalidate window; per isolate (as without D1) while D1 does not
   answer. A lease is for the generation it replaces (and the revalidation that marked
-  it), so the next generation of a page whose window is under 30 s is not held up. `regeneration_failed` gives the lease back; it may be awaited from a
-  task being cancelled (the release runs shielded, within one D1 timeout).
+  it), so the next generation of a page whose window is under 30 s is not held up.
+  `regeneration_failed` gives the lease back; it may be awaited from a task being
+  cancelled (the release runs shielded, within one D1 timeout).
 - `prune` deletes expired lease rows and revalidation marks no page of this build can
   need (the Worker's Cron Trigger calls it; lease rows are also pruned on write).
 """
