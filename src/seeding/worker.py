@@ -38,7 +38,6 @@ from seeding.config import (
     settings_from_vars,
 )
 from seeding.edge.deploys import BuildSweep
-from seeding.edge.purge import EdgeCache, EdgePurger, WaitUntil
 from seeding.flow.handler import CACHED_METHODS, Bindings, SiteHandler, create_handler
 from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
 from seeding.front import Front, Revalidation
@@ -85,7 +84,9 @@ class Isolate:
                 deploy_id=self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None),
             )
             self.front = Front(
-                self.handler, Revalidation(settings.revalidate_path, settings.revalidate_secret)
+                self.handler,
+                Revalidation(settings.revalidate_path, settings.revalidate_secret),
+                sweep=self.sweep,
             )
         return self.front
 
@@ -133,14 +134,6 @@ class Isolate:
             )
         return tier
 
-    def sweep_edge(self, edge: EdgeCache, wait_until: WaitUntil) -> None:
-        """The first request of an isolate with an edge in front purges the previous
-        build's pages there when this build is new (`seeding.edge.deploys`)."""
-        if self.sweep is not None and self.sweep.pending:
-            job = self.sweep.claim(EdgePurger(edge, wait_until, time.time))
-            if job is not None:
-                wait_until(job)
-
 
 def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[WorkerEntrypoint]:
     """The `Default` entrypoint class serving `site` behind the seeding layer."""
@@ -158,8 +151,6 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
                 bindings = Bindings(  # looked up only when used: a cached page needs none
                     AssetsBinding(self.env), lambda job: ctx.waitUntil(job), self.env, edge
                 )
-                if edge is not None:
-                    isolate.sweep_edge(edge, bindings.wait_until)
                 response = await front.handle(to_plain_request(request), bindings)
                 return to_js_response(response)
             except Exception:
