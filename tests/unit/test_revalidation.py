@@ -316,3 +316,9 @@ async def test_a_deploy_step_that_could_not_read_d1_answers_503_with_retry_after
     )
     assert answer.status == 503 and answer.headers["retry-after"] == "5"
     assert "retry" in error_of(answer)
+
+
+async def test_an_endpoint_with_no_deploy_step_answers_that_no_edge_is_swept() -> None:
+    answer = await handle_revalidation("POST", AUTH, body(deploy=True), SECRET, Recorder())
+    assert answer.status == 200 and answer.deploy
+    assert json.loads(answer.body) == {"deploy": True, "edge": {"enabled": False}}
