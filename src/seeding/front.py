@@ -149,11 +149,10 @@ class Front:
 
     async def _deploy(self, edge: EdgeTarget | None) -> tuple[int, dict[str, Any]]:
         """This build takes over the edge: its sweep's outcome, as the endpoint's answer."""
-        build = self.pages.build.build_id if self.pages.build is not None else None
         outcome = None
         if edge is not None and self.sweep is not None:
             outcome = await self.sweep.run(edge.purger())
-        return deploy_answer(build, outcome, edge=edge is not None)
+        return deploy_answer(self.pages.build_id, outcome, edge=edge is not None)
 
     def _edge(self, bindings: Bindings) -> EdgeTarget | None:
         if bindings.edge is None:

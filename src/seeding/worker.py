@@ -74,14 +74,15 @@ class Isolate:
             settings, errors = settings_from_vars(lambda name: getattr(env, name, None))
             for error in errors:
                 log.error("seeding: %s", error)
+            deploy_id = self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None)
             self.handler = create_handler(
                 self.site,
                 max_bytes=settings.cache_max_bytes,
                 clock=time.time,
                 build=self.build,
-                shared=self.shared_tier(env, settings),
+                shared=self.shared_tier(env, settings, deploy_id),
                 origin=settings.site_origin,
-                deploy_id=self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None),
+                deploy_id=deploy_id,
             )
             self.front = Front(
                 self.handler,
@@ -113,12 +114,13 @@ class Isolate:
         )
         return deploy_identity(build_id, code)
 
-    def shared_tier(self, env: Any, settings: Settings) -> SharedTier:
+    def shared_tier(self, env: Any, settings: Settings, deploy_id: str) -> SharedTier:
         kv = getattr(env, KV_BINDING, None)
         db = getattr(env, D1_BINDING, None)
         sql = D1Binding(db) if db is not None else None
         if sql is not None and self.build is not None:
-            self.sweep = BuildSweep(sql, self.build.build_id, time.time)
+            # Keyed as the pages' build tag is: a new Worker version takes over too.
+            self.sweep = BuildSweep(sql, deploy_id, time.time)
         since = self.build.built_at if self.build is not None else 0.0
         tier = SharedTier(
             PageStore(KvBinding(kv)) if kv is not None else None,

@@ -6,7 +6,9 @@ and can never be served a previous version's page (the first request of each pag
 each location runs the Worker, which seeds it from assets). With `cross_version_cache`
 the entries outlive the deploy, so every stored page carries its build's tag
 (`seeding.edge.tags.build_tag`) and the first isolate of a new build purges the previous
-build's tag.
+build's tag. A "build" here is what the pages' keys and tags name, the deploy's
+`<build>@<version>` (`seeding.shared.kv_pages.deploy_identity`): a new Worker version
+over the same prerendered build takes over too, since its code may render differently.
 
 A page the edge holds is answered without running the Worker, so a new build only
 takes over once a request reaches Python: the first one of an isolate with an edge in
@@ -157,10 +159,10 @@ class BuildSweep:
 
 
 def deploy_answer(
-    build_id: str | None, outcome: SweepOutcome | None, *, edge: bool
+    build_id: str, outcome: SweepOutcome | None, *, edge: bool
 ) -> tuple[int, dict[str, Any]]:
     """The status and JSON of the revalidation endpoint's answer to `{"deploy": true}`
-    for this build (`build_id`; None: no prerendered build): the outcome of its sweep
+    for this build (`build_id`): the outcome of its sweep
     (None: no D1 to record builds in, or no build), or, without an edge in front
     (`edge` False), that there is nothing to sweep. 200 unless D1 could not be read
     (503: nothing changed, retry)."""
