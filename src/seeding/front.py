@@ -106,9 +106,10 @@ class Front:
         return await answers.guarded(request, lambda: self._handle(request, bindings))
 
     async def _handle(self, request: Request, bindings: Bindings) -> Response:
-        edge = self._edge(bindings)
-        if edge is not None and self.sweep is not None and self.sweep.pending:
-            job = self.sweep.claim(edge.purger())
+        sweep = self.sweep
+        if sweep is not None and sweep.pending and bindings.edge is not None:
+            edge = EdgeTarget(bindings.edge, bindings.wait_until, self.clock, self.sleep)
+            job = sweep.claim(edge.purger())  # the isolate's first request with an edge
             if job is not None:
                 bindings.wait_until(job)
         endpoint = self.revalidation
