@@ -10,6 +10,11 @@ times in D1, the record; then, once D1 holds them and an edge is in front, the e
 purge (`expire`) or invalidation (`stale`) with its retries (`seeding.edge.purge`). The
 answer says what reached D1 and what reached the edge. What the page flow sees of it is
 only the times it reads.
+
+A new build takes over the edge through its `BuildSweep` (`seeding.edge.deploys`): the
+first request of the isolate with an edge in front claims it in `waitUntil`, and the
+endpoint's `{"deploy": true}`, the post-deploy step, awaits it (the one under way, or a
+new one) and answers its outcome.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from seeding.edge.deploys import BuildSweep, deploy_answer
 from seeding.edge.purge import EdgeCache, EdgePurger, EdgeReport, WaitUntil, answer_with_edge
 from seeding.flow import answers
 from seeding.flow.handler import Bindings, SiteHandler
@@ -52,6 +59,9 @@ class EdgeTarget:
     clock: Clock
     sleep: Sleep = asyncio.sleep
 
+    def purger(self) -> EdgePurger:
+        return EdgePurger(self.cache, self.wait_until, self.clock, self.sleep)
+
 
 async def apply_revalidation(
     tags: TagClock | None,
@@ -70,7 +80,7 @@ async def apply_revalidation(
         return False, None
     if edge is None:
         return True, None
-    purger = EdgePurger(edge.cache, edge.wait_until, edge.clock, edge.sleep)
+    purger = edge.purger()
     # Sent again once every isolate's snapshot of the revalidation times has it.
     again = tags.max_age + 1.0
     report = await purger.revalidate(wanted.paths, wanted.tags, wanted.mode, again_after=again)
@@ -84,16 +94,24 @@ class Front:
         revalidation: Revalidation | None,
         clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
+        sweep: BuildSweep | None = None,
     ) -> None:
         self.pages = pages
         self.revalidation = revalidation
         self.clock = clock or pages.clock
         self.sleep = sleep  # the pauses between the edge's retries
+        self.sweep = sweep  # with D1 and a build: this build's, see seeding.edge.deploys
 
     async def handle(self, request: Request, bindings: Bindings) -> Response:
         return await answers.guarded(request, lambda: self._handle(request, bindings))
 
     async def _handle(self, request: Request, bindings: Bindings) -> Response:
+        sweep = self.sweep
+        if sweep is not None and sweep.pending and bindings.edge is not None:
+            edge = EdgeTarget(bindings.edge, bindings.wait_until, self.clock, self.sleep)
+            job = sweep.claim(edge.purger())  # the isolate's first request with an edge
+            if job is not None:
+                bindings.wait_until(job)
         endpoint = self.revalidation
         if endpoint is not None and request.path == endpoint.path:
             return await self._revalidate(request, endpoint, bindings)
@@ -103,9 +121,7 @@ class Front:
         self, request: Request, endpoint: Revalidation, bindings: Bindings
     ) -> Response:
         tags = self.pages.shared.tags
-        edge = None
-        if bindings.edge is not None:
-            edge = EdgeTarget(bindings.edge, bindings.wait_until, self.clock, self.sleep)
+        edge = self._edge(bindings)
         reports: list[EdgeReport | None] = []
 
         async def apply(wanted: RevalidationRequest) -> bool:
@@ -120,6 +136,7 @@ class Front:
             endpoint.secret,
             apply,
             site=self.pages.config,
+            deploy=lambda: self._deploy(edge),
         )
         headers = {
             "content-type": "application/json",
@@ -127,6 +144,18 @@ class Front:
             **answer.headers,
         }
         body = answer.body
-        if answer.status == 200:  # what reached D1, and what reached the edge
+        if answer.status == 200 and not answer.deploy:  # what reached D1, and the edge
             body = answer_with_edge(body, reports[0] if reports else None)
         return Response(answer.status, headers, body)
+
+    async def _deploy(self, edge: EdgeTarget | None) -> tuple[int, dict[str, Any]]:
+        """This build takes over the edge: its sweep's outcome, as the endpoint's answer."""
+        outcome = None
+        if edge is not None and self.sweep is not None:
+            outcome = await self.sweep.run(edge.purger())
+        return deploy_answer(self.pages.build_id, outcome, edge=edge is not None)
+
+    def _edge(self, bindings: Bindings) -> EdgeTarget | None:
+        if bindings.edge is None:
+            return None
+        return EdgeTarget(bindings.edge, bindings.wait_until, self.clock, self.sleep)

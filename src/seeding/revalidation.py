@@ -3,17 +3,20 @@
     POST <endpoint>
     Authorization: Bearer <secret>
     {"paths": ["/blog/a"], "tags": ["posts"], "mode": "stale" | "expire"}
+    or {"deploy": true}
 
 `check_revalidation` decides, without side effects: 404 when no secret is configured
 (the endpoint is off and looks absent), 405 for any method but POST, 401 for a missing
 or wrong secret (compared in constant time), 413 for a body over 64 KiB, 400 for a
 body that breaks a limit or the shape (the message names the field and the limit),
-else a `RevalidationRequest`. The first four are decided on the request's headers
+else a `RevalidationRequest`, or, for `{"deploy": true}` (alone: the post-deploy step that
+makes this build take over the edge, `seeding.edge.deploys`), an answer marked
+`deploy`. The first four are decided on the request's headers
 alone (`refuse_on_headers`), before its body is read: an unauthorized sender never
 makes the Worker read a byte of it, and an authorized one no more than the limit.
 `handle_revalidation` also applies it through the caller's `apply` (the tag clock's
 `revalidate`): 200 when recorded, 503 when the store did not take it. Only a 200 has
-changed anything.
+changed anything. A deploy request is answered by the caller's `deploy`.
 
 Paths are URL paths as a browser requests them (with the basePath, percent-encoded or
 not, with or without the trailing slash, `.json` data form included) and are normalized
@@ -39,8 +42,13 @@ from seeding.shared.tag_clock import RevalidationMode
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_PATHS = 128
-BODY_FIELDS = ("paths", "tags", "mode")
-_FIELDS_HINT = '"paths" (URL paths), "tags" (strings), "mode" ("stale" or "expire")'
+DEPLOY_FIELD = "deploy"
+BODY_FIELDS = ("paths", "tags", "mode", DEPLOY_FIELD)
+_FIELDS_HINT = (
+    '"paths" (URL paths), "tags" (strings), "mode" ("stale" or "expire"); or {"deploy": true} alone'
+)
+# The caller's answer to a deploy request: its status and JSON.
+Deploy = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class RevalidationAnswer:
     body: bytes  # JSON
     headers: Mapping[str, str] = field(default_factory=dict)
     request: RevalidationRequest | None = None  # set when the request was valid
+    deploy: bool = False  # a valid `{"deploy": true}`
 
 
 class _Refused(Exception):
@@ -99,6 +108,8 @@ def check_revalidation(
         request = _parse_body(body, site or SiteConfig())
     except _Refused as refused:
         return _answer(refused.status, {"error": str(refused)}, refused.headers)
+    if request is None:
+        return _answer(200, {DEPLOY_FIELD: True}, deploy=True)
     return _answer(200, _summary(request), request=request)
 
 
@@ -110,11 +121,14 @@ async def handle_revalidation(
     apply: Callable[[RevalidationRequest], Awaitable[bool]],
     *,
     site: SiteConfig | None = None,
+    deploy: Deploy | None = None,
 ) -> RevalidationAnswer:
     """`check_revalidation`, then `apply` the valid request: 200 when it answered
-    True, 503 when False (nothing recorded; the sender should retry). `body` may be
-    a reader (`seeding.http.Request.read_body`): it is called only once the headers
-    passed (`refuse_on_headers`), with the limit `MAX_BODY_BYTES`."""
+    True, 503 when False (nothing recorded; the sender should retry); a valid deploy
+    request is answered by `deploy` (None: as an endpoint with nothing to sweep, with
+    no edge in front). `body` may be a reader (`seeding.http.Request.read_body`): it
+    is called only once the headers passed (`refuse_on_headers`), with the limit
+    `MAX_BODY_BYTES`."""
     refusal = refuse_on_headers(method, headers, secret)
     if refusal is not None:
         return refusal
@@ -125,6 +139,12 @@ async def handle_revalidation(
             refused = _too_large(None)
             return _answer(refused.status, {"error": str(refused)})
     answer = check_revalidation(method, headers, bytes(body), secret, site=site)
+    if answer.deploy:
+        if deploy is None:
+            return _answer(200, {DEPLOY_FIELD: True, "edge": {"enabled": False}}, deploy=True)
+        status, payload = await deploy()
+        retry = {"retry-after": "5"} if status == 503 else None
+        return _answer(status, payload, retry, deploy=True)
     if answer.request is None:
         return answer
     if await apply(answer.request):
@@ -172,7 +192,8 @@ def _too_large(length: int | None) -> _Refused:
     return _Refused(413, f"the body {size}, over the limit of {MAX_BODY_BYTES}")
 
 
-def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest:
+def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest | None:
+    """The request the body asks for; None for a deploy request."""
     if len(body) > MAX_BODY_BYTES:
         raise _too_large(len(body))
     try:
@@ -186,6 +207,9 @@ def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest:
     unknown = sorted(set(data) - set(BODY_FIELDS))
     if unknown:
         raise _Refused(400, f"unknown field {unknown[0]!r}; the fields are {_FIELDS_HINT}")
+    if DEPLOY_FIELD in data:
+        _check_deploy(data)
+        return None
     raw_paths = _string_list(data, "paths", MAX_PATHS)
     tags = _string_list(data, "tags", MAX_TAGS)
     if not raw_paths and not tags:
@@ -202,6 +226,23 @@ def _parse_body(body: bytes, site: SiteConfig) -> RevalidationRequest:
         shown = repr(mode_value)[:40]
         raise _Refused(400, f"mode: {shown} is not 'stale' or 'expire'") from None
     return RevalidationRequest(tuple(dict.fromkeys(paths)), tuple(dict.fromkeys(tags)), mode)
+
+
+def _check_deploy(data: dict[str, Any]) -> None:
+    value = data[DEPLOY_FIELD]
+    if value is not True:
+        raise _Refused(
+            400,
+            f'deploy: {json.dumps(value)[:40]} is not true; send {{"deploy": true}} to make this '
+            "build take over the edge, or leave the field out",
+        )
+    others = [name for name in BODY_FIELDS if name in data and name != DEPLOY_FIELD]
+    if others:
+        raise _Refused(
+            400,
+            f'deploy: {others[0]!r} is given with it; send {{"deploy": true}} alone, and '
+            "paths or tags in a request of their own",
+        )
 
 
 def _string_list(data: dict[str, Any], name: str, limit: int) -> list[str]:
@@ -254,7 +295,10 @@ def _answer(
     payload: dict[str, Any],
     headers: Mapping[str, str] | None = None,
     request: RevalidationRequest | None = None,
+    *,
+    deploy: bool = False,
 ) -> RevalidationAnswer:
     all_headers = {"content-type": "application/json", "cache-control": "no-store"}
     all_headers.update(headers or {})
-    return RevalidationAnswer(status, json.dumps(payload).encode(), all_headers, request)
+    body = json.dumps(payload).encode()
+    return RevalidationAnswer(status, body, all_headers, request, deploy)

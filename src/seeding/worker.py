@@ -38,7 +38,6 @@ from seeding.config import (
     settings_from_vars,
 )
 from seeding.edge.deploys import BuildSweep
-from seeding.edge.purge import EdgeCache, EdgePurger, WaitUntil
 from seeding.flow.handler import CACHED_METHODS, Bindings, SiteHandler, create_handler
 from seeding.flow.policy import DYNAMIC_CACHE_CONTROL
 from seeding.front import Front, Revalidation
@@ -75,17 +74,20 @@ class Isolate:
             settings, errors = settings_from_vars(lambda name: getattr(env, name, None))
             for error in errors:
                 log.error("seeding: %s", error)
+            deploy_id = self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None)
             self.handler = create_handler(
                 self.site,
                 max_bytes=settings.cache_max_bytes,
                 clock=time.time,
                 build=self.build,
-                shared=self.shared_tier(env, settings),
+                shared=self.shared_tier(env, settings, deploy_id),
                 origin=settings.site_origin,
-                deploy_id=self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None),
+                deploy_id=deploy_id,
             )
             self.front = Front(
-                self.handler, Revalidation(settings.revalidate_path, settings.revalidate_secret)
+                self.handler,
+                Revalidation(settings.revalidate_path, settings.revalidate_secret),
+                sweep=self.sweep,
             )
         return self.front
 
@@ -112,12 +114,13 @@ class Isolate:
         )
         return deploy_identity(build_id, code)
 
-    def shared_tier(self, env: Any, settings: Settings) -> SharedTier:
+    def shared_tier(self, env: Any, settings: Settings, deploy_id: str) -> SharedTier:
         kv = getattr(env, KV_BINDING, None)
         db = getattr(env, D1_BINDING, None)
         sql = D1Binding(db) if db is not None else None
         if sql is not None and self.build is not None:
-            self.sweep = BuildSweep(sql, self.build.build_id, time.time)
+            # Keyed as the pages' build tag is: a new Worker version takes over too.
+            self.sweep = BuildSweep(sql, deploy_id, time.time)
         since = self.build.built_at if self.build is not None else 0.0
         tier = SharedTier(
             PageStore(KvBinding(kv)) if kv is not None else None,
@@ -132,14 +135,6 @@ class Isolate:
                 D1_BINDING if db is not None else "not bound",
             )
         return tier
-
-    def sweep_edge(self, edge: EdgeCache, wait_until: WaitUntil) -> None:
-        """The first request of an isolate with an edge in front purges the previous
-        build's pages there when this build is new (`seeding.edge.deploys`)."""
-        if self.sweep is not None and self.sweep.pending:
-            job = self.sweep.claim(EdgePurger(edge, wait_until, time.time))
-            if job is not None:
-                wait_until(job)
 
 
 def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[WorkerEntrypoint]:
@@ -158,8 +153,6 @@ def entrypoint(site: Renderer, *, build_module: str = BUILD_MODULE) -> type[Work
                 bindings = Bindings(  # looked up only when used: a cached page needs none
                     AssetsBinding(self.env), lambda job: ctx.waitUntil(job), self.env, edge
                 )
-                if edge is not None:
-                    isolate.sweep_edge(edge, bindings.wait_until)
                 response = await front.handle(to_plain_request(request), bindings)
                 return to_js_response(response)
             except Exception:

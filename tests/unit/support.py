@@ -11,6 +11,7 @@ from pathlib import Path
 
 from seeding.build.copy import CopyResult, copy_build
 from seeding.build.prerender import ExitCode, write_build
+from seeding.edge.deploys import BuildSweep
 from seeding.flow.handler import Bindings, SiteHandler
 from seeding.front import Front, Revalidation
 from seeding.http import Request, Response
@@ -88,6 +89,7 @@ class Isolate:
         identity: BuildIdentity | None = None,
         shared: SharedTier | None = None,
         revalidation: Revalidation | None = None,
+        sweep: BuildSweep | None = None,
     ) -> None:
         self.site = site or FakeSite()
         self.clock = clock or FakeClock(1_800_000_001.0)
@@ -95,7 +97,7 @@ class Isolate:
         self.wait_until = WaitUntil()
         build = identity or (deploy.identity() if deploy else None)
         self.handler = SiteHandler(self.site, MemoryCache(max_bytes), self.clock, build, shared)
-        self.front = Front(self.handler, revalidation)
+        self.front = Front(self.handler, revalidation, sweep=sweep)
         self.bindings = Bindings(self.assets, self.wait_until)
 
     async def request(

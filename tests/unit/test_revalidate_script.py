@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from seeding.edge.deploys import SweepOutcome, deploy_answer
 from seeding.edge.purge import EdgeReport, answer_with_edge
+from seeding.edge.tags import build_tag
 from seeding.revalidation import RevalidationRequest, handle_revalidation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +34,11 @@ class Endpoint:
     store_works: bool = True
     redirect_to: str | None = None
     edge: EdgeReport | None = None  # what the Worker says reached the edge
+    # {"deploy": true}: the Worker's build, whether an edge is in front, its sweep
+    build: str = "b2"
+    edge_in_front: bool = True
+    sweep: SweepOutcome | None = None
+    deploys: int = 0
 
 
 @pytest.fixture
@@ -54,9 +61,15 @@ def endpoint() -> Iterator[Endpoint]:
                 state.applied.append(request)
                 return state.store_works
 
-            answer = asyncio.run(handle_revalidation("POST", headers, body, SECRET, apply))
+            async def deploy() -> tuple[int, dict[str, object]]:
+                state.deploys += 1
+                return deploy_answer(state.build, state.sweep, edge=state.edge_in_front)
+
+            answer = asyncio.run(
+                handle_revalidation("POST", headers, body, SECRET, apply, deploy=deploy)
+            )
             sent = answer.body
-            if answer.status == 200:  # as the Worker's endpoint adds it
+            if answer.status == 200 and not answer.deploy:  # as the Worker's endpoint adds it
                 sent = answer_with_edge(sent, state.edge)
             self.send_response(answer.status)
             for name, value in answer.headers.items():
@@ -135,13 +148,23 @@ def test_a_missing_secret_variable_is_a_usage_error_naming_it(endpoint: Endpoint
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--url", "http://127.0.0.1:9/x"], "at least one --path or --tag"),
+        (["--url", "http://127.0.0.1:9/x"], "at least one --path or --tag, or --deploy"),
+        (["--url", "http://127.0.0.1:9/x", "--deploy", "--tag", "a"], "--deploy is given alone"),
+        (["--url", "http://127.0.0.1:9/x", "--deploy", "--mode", "stale"], "given alone"),
         (["--url", "http://127.0.0.1:9/x", "--tag", "a", "--mode", "purge"], "invalid choice"),
         (["--tag", "a"], "--url"),
         (["--url", "ftp://example.com/x", "--tag", "a"], "not an http(s) URL"),
         (["--url", "http://example.com/x", "--tag", "a"], "unencrypted; use https"),
     ],
-    ids=["nothing", "bad mode", "no url", "not http", "plain http"],
+    ids=[
+        "nothing",
+        "deploy with a tag",
+        "deploy with a mode",
+        "bad mode",
+        "no url",
+        "not http",
+        "plain http",
+    ],
 )
 def test_usage_errors_exit_2_with_the_reason(args: list[str], message: str) -> None:
     done = run(*args)
@@ -153,9 +176,10 @@ def test_an_unreachable_worker_fails_with_the_reason() -> None:
     assert done.returncode == 1 and "could not reach" in done.stderr
 
 
-def test_help_names_the_secret_variable() -> None:
+def test_help_names_the_secret_variable_and_the_deploy_step() -> None:
     done = run("--help", secret=None)
     assert done.returncode == 0 and "REVALIDATE_SECRET" in done.stdout
+    assert "--deploy" in done.stdout and "cross_version_cache" in done.stdout
 
 
 def test_the_command_says_the_revalidation_reached_d1_and_the_edge(endpoint: Endpoint) -> None:
@@ -181,3 +205,70 @@ def test_the_command_says_when_the_edge_was_not_reached_and_exits_3(endpoint: En
 def test_without_an_edge_the_command_says_so_and_succeeds(endpoint: Endpoint) -> None:
     done = run("--url", endpoint.url, "--tag", "posts")
     assert done.returncode == 0 and "edge: none in front" in done.stderr
+
+
+# --- --deploy: the post-deploy step ---------------------------------------------------
+
+
+def test_deploy_says_the_new_build_took_over_the_edge_from_the_previous_one(
+    endpoint: Endpoint,
+) -> None:
+    report = EdgeReport("purge", (build_tag("b1"),), reached=True)
+    endpoint.sweep = SweepOutcome(True, "b1", report)
+    done = run("--url", endpoint.url, "--deploy")
+    assert done.returncode == 0, done.stderr
+    assert endpoint.deploys == 1 and endpoint.applied == []
+    assert json.loads(done.stdout)["d1"] == {"swapped": True, "previous": "b1"}
+    assert "deploy: build b2 took over the edge from build b1" in done.stderr
+    assert f"edge: reached (purge {build_tag('b1')})" in done.stderr
+
+
+def test_deploy_of_the_first_recorded_build_says_everything_was_purged(
+    endpoint: Endpoint,
+) -> None:
+    report = EdgeReport("purge", (), reached=True, purge_everything=True)
+    endpoint.sweep = SweepOutcome(True, None, report)
+    done = run("--url", endpoint.url, "--deploy")
+    assert done.returncode == 0, done.stderr
+    assert "from no recorded build" in done.stderr and "reached (purge everything)" in done.stderr
+
+
+def test_deploy_whose_purge_failed_says_the_record_was_put_back_and_exits_3(
+    endpoint: Endpoint,
+) -> None:
+    errors = ("10429: rate limited",)
+    endpoint.sweep = SweepOutcome(
+        True, "b1", EdgeReport("purge", (build_tag("b1"),), False, errors)
+    )
+    done = run("--url", endpoint.url, "--deploy")
+    assert done.returncode == 3
+    assert json.loads(done.stdout)["d1"]["putBack"] is True
+    assert "edge: NOT reached" in done.stderr and "10429: rate limited" in done.stderr
+    assert "run --deploy again" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "sweep, in_front, said",
+    [
+        (SweepOutcome(False), True, "the record already names build b2"),
+        (None, True, "no D1"),
+        (None, False, "no edge in front"),
+    ],
+    ids=["already current", "no d1", "no edge"],
+)
+def test_deploy_with_nothing_to_sweep_says_why_and_succeeds(
+    endpoint: Endpoint, sweep: SweepOutcome | None, in_front: bool, said: str
+) -> None:
+    endpoint.sweep, endpoint.edge_in_front = sweep, in_front
+    done = run("--url", endpoint.url, "--deploy")
+    assert done.returncode == 0, done.stderr
+    assert said in done.stderr and "took over" not in done.stderr
+
+
+def test_deploy_when_the_worker_could_not_read_d1_fails_with_its_message(
+    endpoint: Endpoint,
+) -> None:
+    endpoint.sweep = SweepOutcome(False, problem="D1 did not answer (ConnectionError)")
+    done = run("--url", endpoint.url, "--deploy")
+    assert done.returncode == 1 and "answered 503" in done.stderr
+    assert "D1 did not answer" in done.stderr

@@ -253,3 +253,72 @@ async def test_an_accepted_request_reaches_the_tag_clock() -> None:
     assert answer.status == 200
     assert clock.verdict(page, "/blog/a", now) is Verdict.EXPIRED
     assert clock.verdict(CacheEntry(b"", 200, {}, now - 60), "/about", now) is Verdict.EXPIRED
+
+
+# --- the post-deploy step: {"deploy": true} -------------------------------------------
+
+
+class DeployStep:
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.runs = 0
+
+    async def __call__(self) -> tuple[int, dict[str, Any]]:
+        self.runs += 1
+        if self.status == 503:
+            return 503, {"error": "the build was not swept: D1 did not answer; retry"}
+        return 200, {"deploy": True, "build": "b2", "d1": {"swapped": True, "previous": "b1"}}
+
+
+DEPLOY_REFUSALS = {
+    "false": (body(deploy=False), "deploy: false is not true"),
+    "a string": (body(deploy="true"), 'deploy: "true" is not true'),
+    "a number": (body(deploy=1), "deploy: 1 is not true"),
+    "with tags": (body(deploy=True, tags=["posts"]), "'tags' is given with it"),
+    "with empty paths": (body(deploy=True, paths=[]), "'paths' is given with it"),
+    "with a mode": (body(deploy=True, mode="expire"), "'mode' is given with it"),
+}
+
+
+@pytest.mark.parametrize("payload, names", DEPLOY_REFUSALS.values(), ids=DEPLOY_REFUSALS.keys())
+async def test_a_deploy_field_that_is_not_true_alone_is_refused_naming_the_fix(
+    payload: bytes, names: str
+) -> None:
+    recorder, step = Recorder(), DeployStep()
+    answer = await handle_revalidation("POST", AUTH, payload, SECRET, recorder, deploy=step)
+    message = error_of(answer)
+    assert answer.status == 400 and names in message and '{"deploy": true}' in message
+    assert recorder.applied == [] and step.runs == 0 and not answer.deploy
+
+
+async def test_a_deploy_request_runs_the_deploy_step_and_revalidates_nothing() -> None:
+    recorder, step = Recorder(), DeployStep()
+    answer = await handle_revalidation(
+        "POST", AUTH, body(deploy=True), SECRET, recorder, deploy=step
+    )
+    assert answer.status == 200 and answer.deploy and step.runs == 1
+    assert json.loads(answer.body)["d1"] == {"swapped": True, "previous": "b1"}
+    assert recorder.applied == [] and answer.headers["cache-control"] == "no-store"
+
+
+async def test_a_deploy_request_needs_the_secret_like_any_revalidation() -> None:
+    step = DeployStep()
+    wrong = {"authorization": "Bearer not-the-secret"}
+    answer = await handle_revalidation(
+        "POST", wrong, body(deploy=True), SECRET, Recorder(), deploy=step
+    )
+    assert answer.status == 401 and step.runs == 0
+
+
+async def test_a_deploy_step_that_could_not_read_d1_answers_503_with_retry_after() -> None:
+    answer = await handle_revalidation(
+        "POST", AUTH, body(deploy=True), SECRET, Recorder(), deploy=DeployStep(503)
+    )
+    assert answer.status == 503 and answer.headers["retry-after"] == "5"
+    assert "retry" in error_of(answer)
+
+
+async def test_an_endpoint_with_no_deploy_step_answers_that_no_edge_is_swept() -> None:
+    answer = await handle_revalidation("POST", AUTH, body(deploy=True), SECRET, Recorder())
+    assert answer.status == 200 and answer.deploy
+    assert json.loads(answer.body) == {"deploy": True, "edge": {"enabled": False}}

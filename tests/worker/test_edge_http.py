@@ -13,7 +13,8 @@ promises a user who turns the edge on:
   (ctx.cache.purge), reach a client of the other isolate within that bound (plus the time a
   regeneration takes: the bound is about knowing of a revalidation);
 - a new build serves no page of the previous one: a restart is a new Worker version, and
-  with `cross_version_cache` the new build's sweep purges the previous build's tag;
+  with `cross_version_cache` the documented post-deploy step (`{"deploy": true}`, what
+  `scripts/revalidate.py --deploy` sends) purges the previous build's tag;
 - the poisoning cases of tests/worker/test_poisoning_http.py hold with the edge in front;
 - a purge the edge refuses (rate limited) leaves D1 as the record, answers no 5xx, says the
   edge was not reached, and the retry brings the new page within the bound.
@@ -38,6 +39,7 @@ import pytest
 import app.routing
 from runtime.local_runtime import run_wrangler
 from seeding.config import settings_from_vars
+from seeding.edge.tags import build_tag
 from seeding.rendering import RenderMode
 from seeding.shared.tag_clock import BOUND_FACTOR
 from tests.worker.conftest import (
@@ -341,7 +343,18 @@ def test_with_cross_version_cache_the_new_build_purges_the_previous_builds_pages
         built = time.time()
         build(root)
         client.control.restart()
-        assert client.control.edge()["entries"] > 0  # the edge kept the old version's entries
+        kept = client.control.edge()
+        assert kept["entries"] > 0  # the edge kept the old version's entries
+        step = revalidate(client, {"deploy": True})  # the documented post-deploy step
+        assert step.status == 200, step.text
+        answer = step.json()
+        assert answer["d1"]["swapped"] is True, answer
+        assert answer["edge"]["reached"] is True, answer
+        swept = build_tag(answer["d1"]["previous"])
+        assert answer["build"] != answer["d1"]["previous"]
+        held = [entry["tags"] for entry in kept["stored"]]
+        assert any(swept in tags for tags in held), (swept, held)
+        assert not any(swept in entry["tags"] for entry in client.control.edge()["stored"])
         answers = [client.get(path) for _ in range(3)]
         for response in answers:
             phase, at = stamp(response)
