@@ -107,11 +107,12 @@ class Front:
 
     async def _handle(self, request: Request, bindings: Bindings) -> Response:
         sweep = self.sweep
-        if sweep is not None and sweep.pending and bindings.edge is not None:
-            edge = EdgeTarget(bindings.edge, bindings.wait_until, self.clock, self.sleep)
-            job = sweep.claim(edge.purger())  # the isolate's first request with an edge
-            if job is not None:
-                bindings.wait_until(job)
+        if sweep is not None and sweep.pending:
+            edge = self._edge(bindings)
+            if edge is not None:
+                job = sweep.claim(edge.purger())  # the isolate's first request with an edge
+                if job is not None:
+                    bindings.wait_until(job)
         endpoint = self.revalidation
         if endpoint is not None and request.path == endpoint.path:
             return await self._revalidate(request, endpoint, bindings)
