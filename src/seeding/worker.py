@@ -75,14 +75,15 @@ class Isolate:
             settings, errors = settings_from_vars(lambda name: getattr(env, name, None))
             for error in errors:
                 log.error("seeding: %s", error)
+            shared = self.shared_tier(env, settings)
             self.handler = create_handler(
                 self.site,
                 max_bytes=settings.cache_max_bytes,
                 clock=time.time,
                 build=self.build,
-                shared=self.shared_tier(env, settings),
+                shared=shared,
                 origin=settings.site_origin,
-                deploy_id=self.deploy_id(env, kv_bound=getattr(env, KV_BINDING, None) is not None),
+                deploy_id=self.deploy_id(env, kv_bound=shared.pages is not None),
             )
             self.front = Front(
                 self.handler, Revalidation(settings.revalidate_path, settings.revalidate_secret)
