@@ -8,7 +8,7 @@ default applies.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -151,4 +151,4 @@ def settings_from_vars(lookup: Callable[[str], object]) -> tuple[Settings, list[
             values[attribute] = parse(name, str(raw).strip())
         except ConfigError as exc:
             errors.append(f"{exc}; using the default")
-    return replace(Settings(), **values), errors
+    return Settings(**values), errors

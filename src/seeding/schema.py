@@ -88,6 +88,11 @@ class RouteStatus(str, Enum):
     ERROR = "error"
 
 
+# By value, looked up with a dict (a pack's record is read on a cold request; calling
+# the Enum class runs its Python-level lookup).
+_STATUSES = {status.value: status for status in RouteStatus}
+_VARIANTS = {variant.value: variant for variant in Variant}
+
 V = TypeVar("V")
 
 
@@ -265,12 +270,10 @@ class Validator:
 
     def variant(self, name: str, where: str) -> Variant:
         """A variant's name, as a key of `where` (a route's variants)."""
-        try:
-            return Variant(name)
-        except ValueError:
-            raise self.fail(
-                where, f"has unknown variant {name!r}", "use 'html' or 'data'"
-            ) from None
+        kind = _VARIANTS.get(name) if isinstance(name, str) else None
+        if kind is None:
+            raise self.fail(where, f"has unknown variant {name!r}", "use 'html' or 'data'")
+        return kind
 
     def base_path(self, value: Any, where: str = "basePath") -> str:
         base_path = self.string(value, where)
@@ -370,12 +373,11 @@ class Validator:
             raise self.fail(where, str(exc), "fix the route in the site") from None
         obj = self.mapping(raw, where)
         status_raw = obj.get("status", default_status.value if default_status else None)
-        try:
-            status = RouteStatus(status_raw)
-        except ValueError:
+        status = _STATUSES.get(status_raw) if isinstance(status_raw, str) else None
+        if status is None:
             raise self.fail(
                 f"{where}.status", f"is {status_raw!r}", "use 'rendered', 'skipped' or 'error'"
-            ) from None
+            )
         revalidate = self.seconds(obj.get("revalidate"), f"{where}.revalidate")
         expire = self.seconds(obj.get("expire"), f"{where}.expire")
         if revalidate is not None and expire is not None and expire < revalidate:

@@ -126,7 +126,7 @@ class Isolate:
             PageStore(KvBinding(kv)) if kv is not None else None,
             TagClock(sql, max_age=settings.tag_cache_seconds, since=since) if sql else None,
             RegenerationLease(sql) if sql is not None else None,
-            holder=isolate_id(),
+            holder=isolate_id() if sql is not None else "",  # leases only: with D1
         )
         if tier.enabled:  # one line per isolate; none without the tier (a log line costs)
             log.info(

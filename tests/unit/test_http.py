@@ -159,3 +159,13 @@ async def test_a_render_is_given_at_most_the_documented_body_size() -> None:
     request = Request("POST", "https://a.example/", {}, b"x" * (MAX_REQUEST_BODY_BYTES + 1))
     with pytest.raises(BodyTooLarge):
         await request.read_body()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a", "x-a", "caf\u00e9", "\u00ff", "\u0100", "a\u2603", "\ud800", "a b", "a\r\nb", "\x00"],
+)
+def test_the_header_checks_agree_with_their_character_rules(text: str) -> None:
+    token = "!#$%&'*+-.^_`|~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    assert is_header_name(text) == (bool(text) and all(c in token for c in text))
+    assert is_header_value(text) == all(ord(c) < 0x100 and c not in "\r\n\x00" for c in text)

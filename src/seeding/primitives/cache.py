@@ -60,8 +60,9 @@ class CacheEntry:
     expire: int | None = None
     tags: tuple[str, ...] = ()
     size: int = field(init=False, compare=False)
-    # Computed once when the entry is made, not on every hit.
-    etag: str = field(init=False, compare=False)
+    # The ETag, computed once, when first needed (`etag`): a seed stores every variant
+    # of a route, and most of them are never asked for.
+    _etag: str = field(init=False, compare=False, repr=False, default="")
     _served: dict[str, Mapping[str, str]] = field(
         init=False, compare=False, repr=False, default_factory=dict
     )
@@ -77,7 +78,13 @@ class CacheEntry:
         header_bytes = sum(len(k) + len(v) for k, v in self.headers.items())
         header_bytes += sum(len(tag) for tag in self.tags)
         object.__setattr__(self, "size", len(self.body) + header_bytes + ENTRY_OVERHEAD_BYTES)
-        object.__setattr__(self, "etag", self.headers.get("etag") or etag_for(self.body))
+
+    @property
+    def etag(self) -> str:
+        """The page's own ETag, else one derived from the body (`etag_for`)."""
+        if not self._etag:
+            object.__setattr__(self, "_etag", self.headers.get("etag") or etag_for(self.body))
+        return self._etag
 
     def served_headers(self, status_label: str, edge: EdgeView | None = None) -> Mapping[str, str]:
         """The headers the entry is served with (its own, Cache-Control from its times,
