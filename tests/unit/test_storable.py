@@ -116,6 +116,13 @@ def test_a_page_over_the_memory_budget_is_never_stored() -> None:
     assert rule_of(size=10_001, budget=10_000) is Rule.SIZE
 
 
+def test_only_a_page_every_other_rule_allows_is_refused_for_its_size_alone() -> None:
+    too_large = decide(size=10_001, budget=10_000)
+    assert too_large is not None and too_large.for_size_alone
+    with_cookie = decide(size=10_001, budget=10_000, headers={**ALLOWED, "set-cookie": "a=1"})
+    assert with_cookie is not None and not with_cookie.for_size_alone
+
+
 def test_the_rules_that_mean_the_page_depends_on_the_request() -> None:
     assert {
         Rule.DYNAMIC,

@@ -47,7 +47,7 @@ from seeding.flow.canonical import (
 from seeding.flow.lookup import Lookup
 from seeding.flow.policy import is_private_request
 from seeding.flow.regeneration import Regeneration
-from seeding.flow.storable import Refusal, Rule, Source
+from seeding.flow.storable import Refusal, Source
 from seeding.flow.store import MAX_REMEMBERED_KEYS, PageStore, as_result, page_entry
 from seeding.http import Request, Response
 from seeding.primitives.cache import CacheEntry, MemoryCache, cache_key, shown_key
@@ -241,7 +241,7 @@ class SiteHandler:
             result = await self._render_client(request, target.route, target.variant, bindings)
             return answers.uncached(request, result)
         result = as_result(entry)
-        if refused.rule is Rule.SIZE:
+        if refused.for_size_alone:
             # Too large for memory (the store remembers it for its window): `no-store`,
             # and kept in KV, when bound, for the next requests (`_over_budget_copy`).
             self.shared.write_later(
@@ -268,7 +268,7 @@ class SiteHandler:
         if copy is None or self.shared.verdict(copy, route, now) is not Verdict.FRESH:
             return None
         refused = self.store.refusal(key, copy, Source.SHARED)
-        if refused is None or refused.rule is not Rule.SIZE:
+        if refused is None or not refused.for_size_alone:
             return None
         return as_result(copy)
 

@@ -79,6 +79,13 @@ class Refusal:
     rule: Rule
     reason: str  # for logs: what about the page the rule refused
 
+    @property
+    def for_size_alone(self) -> bool:
+        """Refused only because it is over the memory budget: size is asked last, so
+        every other rule allowed it, and a tier with room of its own (KV, within its
+        value limit) may keep it for everyone."""
+        return self.rule is Rule.SIZE
+
     def __str__(self) -> str:
         return self.reason
 
